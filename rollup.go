@@ -1,6 +1,9 @@
 package day2
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // RollupKey is the dimension set of a rollup row: the SLIs of every SLO are sums
 // of rollup rows over a time range, filtered on these fields.
@@ -116,4 +119,57 @@ func TaskContribution(t Task) (c Contribution, ok bool) {
 		}
 	}
 	return c, true
+}
+
+// RollupTier is the bucket size of a rollup table. Every commit updates all
+// tiers, so a long window is summed from days, its edges from hours and minutes.
+type RollupTier int
+
+// Rollup tiers.
+const (
+	TierMinute RollupTier = iota
+	TierHour
+	TierDay
+)
+
+// Duration returns the bucket length of the tier.
+func (t RollupTier) Duration() time.Duration {
+	switch t {
+	case TierHour:
+		return time.Hour
+	case TierDay:
+		return 24 * time.Hour
+	}
+	return time.Minute
+}
+
+// String names the tier.
+func (t RollupTier) String() string {
+	switch t {
+	case TierHour:
+		return "hour"
+	case TierDay:
+		return "day"
+	}
+	return "minute"
+}
+
+// RollupRow is one bucket of one key: the counters of the tasks whose event time
+// falls in [Start, Start+tier), and their cycle times as an encoded sketch
+// (package sketch), empty when none.
+type RollupRow struct {
+	Key      RollupKey
+	Start    time.Time
+	Counters Counters
+	Cycle    []byte
+}
+
+// RollupStore serves the rollups that CommitTasks maintains alongside tasks.
+type RollupStore interface {
+	// RollupRows returns the rows of service in tier whose bucket starts in
+	// [from, to), in no particular order.
+	RollupRows(ctx context.Context, service string, tier RollupTier, from, to time.Time) ([]RollupRow, error)
+	// RebuildRollups recomputes every rollup from the stored tasks, exactly, and
+	// returns the number of tasks read.
+	RebuildRollups(ctx context.Context) (int64, error)
 }
