@@ -50,7 +50,7 @@ type Status struct {
 	// BurnRates are keyed by window ("5m" ... "3d"); nil for a window with no events.
 	BurnRates map[string]*float64 `json:"burn_rates"`
 	// TimeToExhaustion at the 1h burn rate; nil when not burning.
-	TimeToExhaustion *Duration    `json:"time_to_exhaustion"`
+	TimeToExhaustion *Duration     `json:"time_to_exhaustion"`
 	Alerts           []AlertStatus `json:"alerts"`
 	Status           string        `json:"status"`
 	WindowStart      time.Time     `json:"window_start"`
