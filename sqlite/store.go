@@ -1,0 +1,570 @@
+// Package sqlite implements day2.TaskStore on an embedded SQLite database, using
+// the pure-Go driver modernc.org/sqlite, so that day2 runs as a single binary with
+// no database server.
+//
+// A task is one row of the tasks table: the summary columns that listing and
+// filtering need, and the raw spans and log records as one spancodec blob. A
+// commit therefore writes a row per task, not per span, which is what lets one
+// SQLite writer keep up with the ingest path. Per-version task counts are kept in
+// service_versions by the commits themselves, so listing services reads a handful
+// of rows.
+//
+// The database is day2.db in the directory given to Open, in WAL mode with
+// synchronous=FULL: a commit that returned is on disk and survives a crash or
+// power loss. Writes go through one connection, serialized by a mutex; reads use a
+// separate pool of read-only connections, which WAL lets run alongside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/internal/taskstore"
+	"github.com/day2ops/day2/spancodec"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// FileName is the name of the database file inside the store's directory.
+const FileName = "day2.db"
+
+// lookupChunk is the number of task ids looked up per query during a commit.
+const lookupChunk = 200
+
+// putRows is the number of tasks written per statement during a commit: one
+// statement of many rows costs far less than as many single-row statements.
+const putRows = 32
+
+// purgeChunk is the number of tasks purged per transaction, so that retention
+// never holds the writer for long.
+const purgeChunk = 1000
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	logger    *slog.Logger
+	readConns int
+}
+
+// WithLogger sets the logger for the store's warnings; the default is
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithReadConns sets the size of the read connection pool; the default is
+// max(4, GOMAXPROCS).
+func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
+
+// Store is a day2.TaskStore kept in a SQLite database.
+type Store struct {
+	path string
+	log  *slog.Logger
+
+	mu     sync.Mutex // serializes writers on wdb
+	closed bool       // guarded by mu
+	wdb    *sql.DB    // exactly one connection
+	rdb    *sql.DB    // read-only pool
+
+	lookup, putMany, putOne, upsertVersion, dropVersion, purge *sql.Stmt
+}
+
+var _ day2.TaskStore = (*Store)(nil)
+
+// Open opens, creating it if needed, the store in directory dir and brings its
+// schema up to date.
+func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
+	o := options{logger: slog.Default(), readConns: max(4, runtime.GOMAXPROCS(0))}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if strings.ContainsAny(dir, "?#") {
+		return nil, fmt.Errorf("sqlite: data directory %q: the characters ? and # are not supported in its path", dir)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+	}
+	s := &Store{path: filepath.Join(dir, FileName), log: o.logger}
+	if err := s.open(ctx, o); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn returns the driver's connection string. The driver runs the busy_timeout
+// pragma first, so that switching to WAL waits out another process's lock instead
+// of failing, then the others in name order; all are in force before any
+// statement of ours runs on the connection.
+func (s *Store) dsn(write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if write {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: keeps the task_id index hot
+		// Multi-row statements keep a statement journal for a partial rollback;
+		// in memory it costs no file writes.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", "cache_size(-16384)")
+	}
+	return s.path + "?" + q.Encode()
+}
+
+func (s *Store) open(ctx context.Context, o options) error {
+	var err error
+	if s.wdb, err = sql.Open("sqlite", s.dsn(true)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: open %s: journal mode is %q, not WAL; is the file on a file system without shared memory support?", s.path, mode)
+	}
+	if err := migrate(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", s.path, err)
+	}
+
+	if s.rdb, err = sql.Open("sqlite", s.dsn(false)); err != nil {
+		return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
+	}
+	s.rdb.SetMaxOpenConns(o.readConns)
+	s.rdb.SetMaxIdleConns(o.readConns)
+	s.rdb.SetConnMaxIdleTime(5 * time.Minute)
+
+	in := strings.TrimSuffix(strings.Repeat("?,", lookupChunk), ",")
+	stmts := []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&s.lookup, "SELECT id, task_id, " + taskstore.Columns + ", raw, raw_purged FROM tasks WHERE task_id IN (" + in + ")"},
+		{&s.putMany, putQuery(putRows)},
+		{&s.putOne, putQuery(1)},
+		{&s.upsertVersion, `INSERT INTO service_versions (service, environment, version, task_count, first_seen, last_seen)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (service, environment, version) DO UPDATE SET
+				task_count = task_count + excluded.task_count,
+				first_seen = CASE WHEN excluded.first_seen <> 0 AND (first_seen = 0 OR excluded.first_seen < first_seen)
+					THEN excluded.first_seen ELSE first_seen END,
+				last_seen = max(last_seen, excluded.last_seen)`},
+		{&s.dropVersion, "DELETE FROM service_versions WHERE service = ? AND environment = ? AND version = ? AND task_count <= 0"},
+		{&s.purge, `UPDATE tasks SET raw = NULL, raw_purged = 1 WHERE id IN (
+			SELECT id FROM tasks WHERE raw IS NOT NULL AND end_time < ? LIMIT ` + fmt.Sprint(purgeChunk) + ")"},
+	}
+	for _, st := range stmts {
+		if *st.dst, err = s.wdb.PrepareContext(ctx, st.query); err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", st.query, err)
+		}
+	}
+	return nil
+}
+
+// Close releases the store, after the commit in progress if any. Calls after
+// the first do nothing; other methods then fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, st := range []*sql.Stmt{s.lookup, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		// Checkpoint so the database is one file again for backups and copies.
+		if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			s.log.Warn("sqlite: checkpoint at close", "path", s.path, "err", err)
+		}
+		errs = append(errs, s.wdb.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// DB returns the pool of read-only connections, for packages that query the
+// stored tasks directly (reports, KQL).
+func (s *Store) DB() *sql.DB { return s.rdb }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// CommitTasks merges the batch into the stored tasks in one transaction; see
+// day2.TaskStore.
+func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.CommitResult, error) {
+	groups, res, err := taskstore.Group(batch)
+	if err != nil || len(groups) == 0 {
+		return res, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return day2.CommitResult{}, day2.Errorf(day2.EUnavailable, "the store is closed")
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	stored, err := s.readStored(ctx, tx, groups)
+	if err != nil {
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
+	}
+	plan := taskstore.Prepare(groups, stored)
+	if err := s.write(ctx, tx, &plan); err != nil {
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: commit: %w", err)
+	}
+	res.Add(plan.Result)
+	return res, nil
+}
+
+// readStored returns the stored rows of the batch's tasks, looked up lookupChunk
+// ids per query.
+func (s *Store) readStored(ctx context.Context, tx *sql.Tx, groups []day2.TaskData) (map[day2.TraceID]*taskstore.Stored, error) {
+	stmt := tx.StmtContext(ctx, s.lookup)
+	stored := make(map[day2.TraceID]*taskstore.Stored)
+	args := make([]any, lookupChunk)
+	var sc taskstore.TaskScanner
+	for from := 0; from < len(groups); from += lookupChunk {
+		chunk := groups[from:min(from+lookupChunk, len(groups))]
+		for i := range args {
+			// A short last chunk repeats its last id; IN ignores repeats.
+			args[i] = chunk[min(i, len(chunk)-1)].TraceID[:]
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up stored tasks: %w", err)
+		}
+		for rows.Next() {
+			st := &taskstore.Stored{}
+			var rawID []byte
+			dest := append([]any{&st.ID, &rawID}, sc.Dest()...)
+			if err := rows.Scan(append(dest, &st.Raw, &st.Purged)...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stored task: %w", err)
+			}
+			id, err := taskstore.TraceID(rawID)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stored task: %w", err)
+			}
+			st.Task = sc.Task(id)
+			stored[id] = st
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("look up stored tasks: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("look up stored tasks: %w", err)
+		}
+	}
+	return stored, nil
+}
+
+// putQuery returns the statement that writes n tasks: new ones (id NULL) are
+// inserted, stored ones (by id) overwritten.
+func putQuery(n int) string {
+	cols := "task_id, " + taskstore.Columns + ", raw, raw_purged"
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", taskstore.NumColumns+4), ",") + ")"
+	var set []string
+	for _, c := range strings.Split(taskstore.Columns+", raw, raw_purged", ", ") {
+		// task_id is left out: setting it, even unchanged, rewrites its index.
+		set = append(set, c+" = excluded."+c)
+	}
+	return "INSERT INTO tasks (id, " + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",") +
+		" ON CONFLICT (id) DO UPDATE SET " + strings.Join(set, ", ")
+}
+
+func (s *Store) write(ctx context.Context, tx *sql.Tx, p *taskstore.Plan) error {
+	puts := append(p.Updates, p.Inserts...)
+	const perRow = taskstore.NumColumns + 4
+	args := make([]any, 0, putRows*perRow)
+	var many, one *sql.Stmt
+	for len(puts) > 0 {
+		n := min(len(puts), putRows)
+		if n < putRows {
+			n = 1
+		}
+		args = args[:0]
+		for i := range puts[:n] {
+			c := &puts[i]
+			if c.Corrupt != nil {
+				s.log.Error("sqlite: stored telemetry of a task is corrupt; keeping its summary and treating it as purged",
+					"task_id", c.TraceID, "err", c.Corrupt)
+			}
+			var id any
+			if c.ID != 0 {
+				id = c.ID
+			}
+			args = append(args, id, c.TraceID[:])
+			args = taskstore.AppendValues(args, &c.Task)
+			args = append(args, c.Raw, c.Purged)
+		}
+		var stmt *sql.Stmt
+		if n == putRows {
+			if many == nil {
+				many = tx.StmtContext(ctx, s.putMany)
+			}
+			stmt = many
+		} else {
+			if one == nil {
+				one = tx.StmtContext(ctx, s.putOne)
+			}
+			stmt = one
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("write tasks: %w", err)
+		}
+		puts = puts[n:]
+	}
+
+	upsert := tx.StmtContext(ctx, s.upsertVersion)
+	var drop *sql.Stmt
+	for _, v := range p.Versions {
+		if _, err := upsert.ExecContext(ctx, v.Service, v.Environment, v.Version, v.Tasks, v.FirstSeen, v.LastSeen); err != nil {
+			return fmt.Errorf("count tasks of %s %s %s: %w", v.Service, v.Environment, v.Version, err)
+		}
+		if v.Tasks < 0 {
+			if drop == nil {
+				drop = tx.StmtContext(ctx, s.dropVersion)
+			}
+			if _, err := drop.ExecContext(ctx, v.Service, v.Environment, v.Version); err != nil {
+				return fmt.Errorf("drop unused version %s %s %s: %w", v.Service, v.Environment, v.Version, err)
+			}
+		}
+	}
+	return nil
+}
+
+// GetTask returns one task with its raw telemetry; see day2.TaskStore.
+func (s *Store) GetTask(ctx context.Context, id day2.TraceID) (day2.TaskDetail, error) {
+	var sc taskstore.TaskScanner
+	var raw []byte
+	var purged bool
+	err := s.rdb.QueryRowContext(ctx, "SELECT "+taskstore.Columns+", raw, raw_purged FROM tasks WHERE task_id = ?", id[:]).
+		Scan(append(sc.Dest(), &raw, &purged)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return day2.TaskDetail{}, day2.Errorf(day2.ENotFound, "task %s not found", id)
+	}
+	if err != nil {
+		return day2.TaskDetail{}, fmt.Errorf("sqlite: get task %s: %w", id, err)
+	}
+	d := day2.TaskDetail{Task: sc.Task(id), Data: day2.TaskData{TraceID: id}, RawPurged: purged || raw == nil}
+	if raw != nil {
+		if d.Data, err = spancodec.Decode(raw); err != nil {
+			return day2.TaskDetail{}, fmt.Errorf("sqlite: get task %s: %w", id, err)
+		}
+	}
+	return d, nil
+}
+
+// ListTasks returns tasks newest first; see day2.TaskStore.
+func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage, error) {
+	limit, err := taskstore.Limit(f.Limit)
+	if err != nil {
+		return day2.TaskPage{}, err
+	}
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	if f.Service != "" {
+		add("service = ?", f.Service)
+	}
+	if f.Environment != "" {
+		add("environment = ?", f.Environment)
+	}
+	if f.Version != "" {
+		add("version = ?", f.Version)
+	}
+	if !f.Since.IsZero() {
+		add("start_time >= ?", taskstore.Nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("start_time < ?", taskstore.Nanos(f.Until))
+	}
+	if f.Cursor != "" {
+		c, err := taskstore.ParseCursor(f.Cursor)
+		if err != nil {
+			return day2.TaskPage{}, err
+		}
+		add("(start_time, task_id) < (?, ?)", c.Start, c.TaskID[:])
+	}
+	q := "SELECT task_id, " + taskstore.Columns + " FROM tasks"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY start_time DESC, task_id DESC LIMIT ?"
+	args = append(args, limit+1)
+
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return day2.TaskPage{}, fmt.Errorf("sqlite: list tasks: %w", err)
+	}
+	defer rows.Close()
+	page := day2.TaskPage{Tasks: make([]day2.Task, 0, min(limit, 64))}
+	var sc taskstore.TaskScanner
+	var rawID []byte
+	dest := append([]any{&rawID}, sc.Dest()...)
+	var last taskstore.Cursor
+	for rows.Next() {
+		if len(page.Tasks) == limit {
+			page.NextCursor = last.String()
+			break
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return day2.TaskPage{}, fmt.Errorf("sqlite: list tasks: %w", err)
+		}
+		id, err := taskstore.TraceID(rawID)
+		if err != nil {
+			return day2.TaskPage{}, fmt.Errorf("sqlite: list tasks: %w", err)
+		}
+		t := sc.Task(id)
+		page.Tasks = append(page.Tasks, t)
+		last = taskstore.Cursor{Start: taskstore.Nanos(t.StartTime), TaskID: id}
+	}
+	if err := rows.Err(); err != nil {
+		return day2.TaskPage{}, fmt.Errorf("sqlite: list tasks: %w", err)
+	}
+	return page, nil
+}
+
+// ListServices returns every named service seen, sorted by name; see
+// day2.TaskStore.
+func (s *Store) ListServices(ctx context.Context) ([]day2.ServiceSummary, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT service, environment, version, task_count, first_seen, last_seen
+		FROM service_versions WHERE task_count > 0 ORDER BY service, environment, version`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list services: %w", err)
+	}
+	defer rows.Close()
+	var vs []taskstore.VersionDelta
+	for rows.Next() {
+		var v taskstore.VersionDelta
+		if err := rows.Scan(&v.Service, &v.Environment, &v.Version, &v.Tasks, &v.FirstSeen, &v.LastSeen); err != nil {
+			return nil, fmt.Errorf("sqlite: list services: %w", err)
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list services: %w", err)
+	}
+	return taskstore.Services(vs), nil
+}
+
+// PurgeRawBefore drops the raw telemetry of tasks that ended before t; see
+// day2.TaskStore. It works in transactions of purgeChunk tasks and lets commits
+// run in between.
+func (s *Store) PurgeRawBefore(ctx context.Context, t time.Time) (int64, error) {
+	var total int64
+	for {
+		n, err := s.purgeChunk(ctx, taskstore.Nanos(t))
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge raw telemetry: %w", err)
+		}
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
+
+func (s *Store) purgeChunk(ctx context.Context, before int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, day2.Errorf(day2.EUnavailable, "the store is closed")
+	}
+	res, err := s.purge.ExecContext(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// migrate applies the embedded migrations the database lacks, in one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	files, err := taskstore.Migrations(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if latest := files[len(files)-1].Version; current > latest {
+		return fmt.Errorf("database schema version %d is newer than this build's %d; run a newer day2", current, latest)
+	}
+	for _, m := range files {
+		if m.Version <= current {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply %s: %w", m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			m.Version, m.Name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("record %s: %w", m.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
