@@ -1,0 +1,208 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// buildDay2 compiles cmd/day2 once per test binary.
+var buildDay2 = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "day2-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "day2")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/day2").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+type serveProc struct {
+	cmd *exec.Cmd
+	url string
+	log *bytes.Buffer
+}
+
+func startServe(t *testing.T, bin, dataDir string) *serveProc {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := &serveProc{url: "http://" + addr, log: &bytes.Buffer{}}
+	p.cmd = exec.Command(bin, "serve", "--data", dataDir, "--http", addr, "--otlp-http", "", "--otlp-grpc", "", "--log-level", "warn")
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("day2 serve did not become ready; log:\n%s", p.log)
+	return nil
+}
+
+// batch builds an OTLP protobuf request of tasks with distinct trace ids derived
+// from seq, each with a root and two children.
+func batch(seq, tasks int) ([]byte, [][16]byte) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "crash-agent")
+	ss := rs.ScopeSpans().AppendEmpty()
+	now := time.Now()
+	var ids [][16]byte
+	for i := 0; i < tasks; i++ {
+		var tid [16]byte
+		binary.BigEndian.PutUint64(tid[:8], uint64(seq)+1)
+		binary.BigEndian.PutUint64(tid[8:], uint64(i)+1)
+		ids = append(ids, tid)
+		for s := 1; s <= 3; s++ {
+			sp := ss.Spans().AppendEmpty()
+			sp.SetTraceID(pcommon.TraceID(tid))
+			sp.SetSpanID(pcommon.SpanID{0, 0, 0, 0, 0, 0, 0, byte(s)})
+			if s > 1 {
+				sp.SetParentSpanID(pcommon.SpanID{0, 0, 0, 0, 0, 0, 0, 1})
+				sp.SetName("llm.tool")
+				sp.Attributes().PutStr("status", "ok")
+			} else {
+				sp.SetName("crash task")
+			}
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Second)))
+		}
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		panic(err)
+	}
+	return body, ids
+}
+
+// TestKillNineLosesNothingAcknowledged kills a real `day2 serve` with SIGKILL while
+// senders are posting, restarts it on the same data directory, and checks that
+// every span acknowledged with a 200 is there.
+func TestKillNineLosesNothingAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the day2 binary")
+	}
+	bin, err := buildDay2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	srv := startServe(t, bin, dataDir)
+
+	var (
+		mu    sync.Mutex
+		acked [][16]byte
+		seq   int
+	)
+	next := func() int { mu.Lock(); defer mu.Unlock(); seq++; return seq }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				body, ids := batch(next()*1000, 50)
+				resp, err := client.Post(srv.url+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+				if err != nil {
+					continue // the server is gone: this batch was never acknowledged
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					mu.Lock()
+					acked = append(acked, ids...)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Let the senders get going, then kill the server mid-stream.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 2000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.cmd.Wait()
+	cancel()
+	wg.Wait()
+
+	mu.Lock()
+	ids := append([][16]byte(nil), acked...)
+	mu.Unlock()
+	if len(ids) == 0 {
+		t.Fatalf("no batch was acknowledged before the kill; log:\n%s", srv.log)
+	}
+	t.Logf("%d tasks (%d spans) acknowledged before SIGKILL", len(ids), 3*len(ids))
+
+	again := startServe(t, bin, dataDir)
+	missing := 0
+	for _, id := range ids {
+		var task struct {
+			SpanCount int `json:"span_count"`
+		}
+		resp, err := http.Get(fmt.Sprintf("%s/api/v1/tasks/%x", again.url, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			missing++
+			resp.Body.Close()
+			continue
+		}
+		decodeJSON(t, resp, &task)
+		if task.SpanCount != 3 {
+			t.Errorf("task %x has %d spans after restart, want 3", id, task.SpanCount)
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged tasks are missing after kill -9", missing, len(ids))
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/day2ops/day2/app"
+	"github.com/day2ops/day2/demo"
+)
+
+func newDemoCmd() *cobra.Command {
+	var (
+		f                        serveFlags
+		backfill, duration, keep string
+		rate                     float64
+		seed                     int64
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run day2 with a simulated fleet of AI agents sending real OTLP",
+		Long: `Run day2 in-process on the embedded store and a simulated fleet of agents
+(a support-triage bot and an invoice-approval agent, two versions each) that send
+real OTLP traces and logs through the OpenTelemetry Go SDK: LLM calls with tokens,
+tool calls with failures and retries, escalations, safety blocks, and outcomes as
+span events and as log records.
+
+--backfill first sends that much history with past timestamps (e.g. 28d), then the
+fleet keeps running live until Ctrl-C (or --duration). Data goes to a temporary
+directory removed at exit unless --data is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			bf, err := parseDurationFlag("backfill", backfill)
+			if err != nil {
+				return err
+			}
+			live, err := parseDurationFlag("duration", duration)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("data") {
+				dir, err := os.MkdirTemp("", "day2-demo-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				f.data = dir
+			}
+			opts, err := f.options()
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("log-level") {
+				opts.Logger, _ = newLogger("warn", f.logFormat)
+			}
+			a, err := app.New(ctx, opts)
+			if err != nil && !cmd.Flags().Changed("http") && strings.Contains(err.Error(), "address already in use") {
+				fmt.Fprintf(out, "%s is taken; using a free port instead (pick one with --http)\n", opts.HTTPAddr)
+				opts.HTTPAddr = "127.0.0.1:0"
+				a, err = app.New(ctx, opts)
+			}
+			if err != nil {
+				return err
+			}
+			runCtx, stop := context.WithCancel(context.Background())
+			defer stop()
+			served := make(chan error, 1)
+			go func() { served <- a.Run(runCtx) }()
+
+			fmt.Fprintf(out, "day2 is running: open %s\n", a.HTTPURL())
+			fmt.Fprintf(out, "  store: %s   OTLP/HTTP: %s/v1/traces   (Ctrl-C to stop)\n", f.data, a.OTLPHTTPURL())
+			stats, err := demo.Run(ctx, demo.Config{
+				Endpoint: a.OTLPHTTPURL(),
+				Backfill: bf,
+				Live:     live,
+				Rate:     rate,
+				Seed:     seed,
+				Out:      out,
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				stop()
+				<-served
+				return fmt.Errorf("demo fleet: %w", err)
+			}
+			fmt.Fprintln(out, "\nfleet stopped.")
+			stats.Print(out)
+			if keep != "" && ctx.Err() == nil {
+				d, err := parseDurationFlag("keep", keep)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "keeping day2 up for %s at %s\n", d, a.HTTPURL())
+				select {
+				case <-ctx.Done():
+				case <-time.After(d):
+				}
+			}
+			stop()
+			return <-served
+		},
+	}
+	f.register(cmd.Flags(), false)
+	cmd.Flags().StringVar(&backfill, "backfill", "1d", "history to send first, with past timestamps (e.g. 28d; 0 for none)")
+	cmd.Flags().StringVar(&duration, "duration", "0", "how long the live fleet runs (0: until Ctrl-C)")
+	cmd.Flags().StringVar(&keep, "keep", "", "after the fleet stops, keep day2 serving this long (e.g. 10m)")
+	cmd.Flags().Float64Var(&rate, "rate", demo.DefaultRate, "live tasks per minute per agent version")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the simulation, for repeatable runs")
+	return cmd
+}
