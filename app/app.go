@@ -42,7 +42,9 @@ type Options struct {
 	Limits       otlp.Limits
 	// MaxQueuedItems bounds the ingest queue (spans and log records).
 	MaxQueuedItems int
-	Logger         *slog.Logger
+	// PprofAddr serves net/http/pprof when set; it must be a loopback address.
+	PprofAddr string
+	Logger    *slog.Logger
 	Now            func() time.Time
 }
 
@@ -60,6 +62,7 @@ type App struct {
 	API      *httpapi.Server
 
 	httpLn, otlpHTTPLn, grpcLn net.Listener
+	pprofLn                    net.Listener
 	grpcServer                 *grpc.Server
 	servers                    []*http.Server
 }
@@ -152,6 +155,15 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		recv.RegisterGRPC(a.grpcServer)
 	}
 
+	if opts.PprofAddr != "" {
+		if err := auth.CheckListenAddr(opts.PprofAddr, false, false); err != nil {
+			return nil, fmt.Errorf("--pprof-addr: %w", err)
+		}
+		if a.pprofLn, err = listen(opts.PprofAddr, "--pprof-addr"); err != nil {
+			return nil, err
+		}
+	}
+
 	a.servers = append(a.servers, a.httpServer(limitConcurrency(a.API, ingestConcurrency())))
 	if a.otlpHTTPLn != nil {
 		mux := http.NewServeMux()
@@ -220,6 +232,10 @@ func (a *App) Run(ctx context.Context) error {
 	if a.otlpHTTPLn != nil {
 		lns = append(lns, a.otlpHTTPLn)
 	}
+	if a.pprofLn != nil {
+		a.servers = append(a.servers, a.httpServer(pprofMux()))
+		lns = append(lns, a.pprofLn)
+	}
 	for i, srv := range a.servers {
 		go func(srv *http.Server, ln net.Listener) {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -267,7 +283,7 @@ func (a *App) Run(ctx context.Context) error {
 
 // closeAll releases what New opened when New fails half-way.
 func (a *App) closeAll() {
-	for _, ln := range []net.Listener{a.httpLn, a.otlpHTTPLn, a.grpcLn} {
+	for _, ln := range []net.Listener{a.httpLn, a.otlpHTTPLn, a.grpcLn, a.pprofLn} {
 		if ln != nil {
 			ln.Close()
 		}

@@ -79,6 +79,10 @@ type Store struct {
 	closed bool       // guarded by mu
 	wdb    *sql.DB    // exactly one connection
 	rdb    *sql.DB    // read-only pool
+	cdb    *sql.DB    // the checkpointer's connection
+
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
 
 	lookup, putMany, putOne, upsertVersion, dropVersion, purge *sql.Stmt
 }
@@ -121,6 +125,9 @@ func (s *Store) dsn(write bool) string {
 		// Multi-row statements keep a statement journal for a partial rollback;
 		// in memory it costs no file writes.
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// Checkpoints run on their own connection (see checkpointLoop), so that
+		// copying WAL pages into the database never delays a commit.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")
@@ -155,6 +162,14 @@ func (s *Store) open(ctx context.Context, o options) error {
 	s.rdb.SetMaxOpenConns(o.readConns)
 	s.rdb.SetMaxIdleConns(o.readConns)
 	s.rdb.SetConnMaxIdleTime(5 * time.Minute)
+
+	if s.cdb, err = sql.Open("sqlite", s.path+"?_pragma=busy_timeout(10000)"); err != nil {
+		return fmt.Errorf("sqlite: open %s for checkpoints: %w", s.path, err)
+	}
+	s.cdb.SetMaxOpenConns(1)
+	s.stopCheckpoints = make(chan struct{})
+	s.checkpointsDone = make(chan struct{})
+	go s.checkpointLoop()
 
 	in := strings.TrimSuffix(strings.Repeat("?,", lookupChunk), ",")
 	stmts := []struct {
@@ -198,6 +213,11 @@ func (s *Store) Close() error {
 			errs = append(errs, st.Close())
 		}
 	}
+	if s.stopCheckpoints != nil {
+		close(s.stopCheckpoints)
+		<-s.checkpointsDone
+		errs = append(errs, s.cdb.Close())
+	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 	}
@@ -212,6 +232,40 @@ func (s *Store) Close() error {
 		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// checkpointInterval is how often the WAL is copied back into the database.
+const checkpointInterval = 500 * time.Millisecond
+
+// walRestartFrames is the WAL length (in pages) past which a checkpoint waits for
+// readers so the WAL can start over, keeping the file bounded under constant load.
+const walRestartFrames = 64 * 1024
+
+// checkpointLoop copies committed WAL frames into the database file from its own
+// connection. A PASSIVE checkpoint never blocks the writer; when the WAL has
+// grown long, a RESTART makes the next commit write from the start of the file.
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointsDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	mode := "PASSIVE"
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-t.C:
+		}
+		var busy, logFrames, done int
+		err := s.cdb.QueryRow("PRAGMA wal_checkpoint(" + mode + ")").Scan(&busy, &logFrames, &done)
+		if err != nil {
+			s.log.Warn("sqlite: checkpoint", "path", s.path, "mode", mode, "err", err)
+			continue
+		}
+		mode = "PASSIVE"
+		if logFrames > walRestartFrames {
+			mode = "RESTART"
+		}
+	}
 }
 
 // DB returns the pool of read-only connections, for packages that query the

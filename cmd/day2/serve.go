@@ -26,6 +26,7 @@ type serveFlags struct {
 	maxValueLength           int
 	maxQueue                 int
 	logLevel, logFormat      string
+	pprofAddr                string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, otlpDefaults bool) {
@@ -47,6 +48,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, otlpDefaults bool) {
 	fs.IntVar(&f.maxQueue, "max-queue", 50_000, "spans and log records waiting for commit before ingest answers 429")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this loopback address (for performance work)")
 }
 
 func (f *serveFlags) options() (app.Options, error) {
@@ -66,6 +68,7 @@ func (f *serveFlags) options() (app.Options, error) {
 		DataDir: f.data, DB: f.db, AuthFile: f.authFile, Insecure: f.insecure, Retention: ret,
 		Limits:         otlp.Limits{MaxBodyBytes: f.maxBody, MaxAttributes: f.maxAttributes, MaxValueLength: f.maxValueLength},
 		MaxQueuedItems: f.maxQueue,
+		PprofAddr:      f.pprofAddr,
 		Logger:         logger,
 	}, nil
 }
