@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -23,6 +24,10 @@ type batch struct {
 	// traceIDs holds the offset in body of every span's 16-byte trace id, so a
 	// copy of the body can be sent again under fresh trace ids.
 	traceIDs []int
+	// times holds the offset of every span start, span end and event time
+	// (fixed64 fields), so a copy can be sent with timestamps moved to the time
+	// of sending, as a live fleet's would be.
+	times []int
 }
 
 // buildBatches builds n distinct requests of tasksPerBatch tasks each, drawn from
@@ -71,6 +76,7 @@ func buildBatch(tasks int, seed int64, k int, now time.Time) (batch, error) {
 	td := ptrace.NewTraces()
 	scopes := make([]ptrace.SpanSlice, len(streams))
 	ids := make(map[[16]byte]struct{}, tasks)
+	stamps := make(map[uint64]struct{}, tasks*16)
 	for range tasks {
 		i := rng.IntN(len(streams))
 		if scopes[i] == (ptrace.SpanSlice{}) {
@@ -90,6 +96,11 @@ func buildBatch(tasks int, seed int64, k int, now time.Time) (batch, error) {
 		start := now.Add(-15*time.Minute + time.Duration(rng.Int64N(int64(10*time.Minute))))
 		p := gens[i].Next(start)
 		ids[p.TraceID] = struct{}{}
+		stamps[uint64(p.Outcome.Time.UnixNano())] = struct{}{}
+		for _, sp := range append([]demo.SpanPlan{p.Root}, p.Children...) {
+			stamps[uint64(sp.Start.UnixNano())] = struct{}{}
+			stamps[uint64(sp.End.UnixNano())] = struct{}{}
+		}
 		appendPlan(scopes[i], &p)
 	}
 	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
@@ -112,7 +123,26 @@ func buildBatch(tasks int, seed int64, k int, now time.Time) (batch, error) {
 	if len(b.traceIDs) != b.spans {
 		return batch{}, fmt.Errorf("found %d trace ids in a request of %d spans", len(b.traceIDs), b.spans)
 	}
+	// Span start and end are fields 7 and 8 (tags 0x39, 0x41), an event's time
+	// field 1 (tag 0x09), all fixed64. Only values this batch drew count.
+	for off := 0; off+9 <= len(body); off++ {
+		if t := body[off]; t != 0x39 && t != 0x41 && t != 0x09 {
+			continue
+		}
+		if _, ok := stamps[binary.LittleEndian.Uint64(body[off+1:off+9])]; ok {
+			b.times = append(b.times, off+1)
+			off += 8
+		}
+	}
 	return b, nil
+}
+
+// shiftTimes moves every timestamp of a patched body by d.
+func shiftTimes(body []byte, b *batch, d time.Duration) {
+	for _, off := range b.times {
+		v := binary.LittleEndian.Uint64(body[off : off+8])
+		binary.LittleEndian.PutUint64(body[off:off+8], v+uint64(d))
+	}
 }
 
 // appendPlan adds the plan's spans to spans, the outcome as a span event on the

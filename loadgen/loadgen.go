@@ -178,7 +178,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	fmt.Fprintf(cfg.Out, "building %s requests of %s tasks...\n", count(int64(cfg.Batches)), count(int64(cfg.TasksPerBatch)))
 	buildStart := time.Now()
-	batches, err := buildBatches(cfg.Batches, cfg.TasksPerBatch, cfg.Seed, time.Now())
+	builtAt := time.Now()
+	batches, err := buildBatches(cfg.Batches, cfg.TasksPerBatch, cfg.Seed, builtAt)
 	if err != nil {
 		return rep, fmt.Errorf("loadgen: %w", err)
 	}
@@ -198,6 +199,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		client:  client,
 		url:     target,
 		batches: batches,
+		builtAt: builtAt,
 		nonce:   rand.Uint64(),
 		stop:    make(chan struct{}),
 	}
@@ -241,6 +243,7 @@ type runner struct {
 	client  *http.Client
 	url     string
 	batches []batch
+	builtAt time.Time // timestamps in batches are relative to this
 	nonce   uint64
 
 	next      atomic.Int64 // index of the next request to send
@@ -310,6 +313,7 @@ func (r *runner) worker(ctx context.Context, deadline time.Time) []time.Duration
 		}
 		b := &r.batches[i%n]
 		buf = patchTraceIDs(buf, b, r.nonce, int(i/n))
+		shiftTimes(buf, b, time.Since(r.builtAt))
 		if d, ok := r.send(ctx, deadline, buf, b.spans); ok {
 			lat = append(lat, d)
 		}

@@ -478,3 +478,43 @@ func BenchmarkBuildBatch(b *testing.B) {
 		k++
 	}
 }
+
+func TestShiftTimesMovesEveryTimestamp(t *testing.T) {
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	bs, err := buildBatches(1, 20, 9, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bs[0]
+	before := ptraceotlp.NewExportRequest()
+	if err := before.UnmarshalProto(b.body); err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte(nil), b.body...)
+	shiftTimes(body, &b, time.Hour)
+	after := ptraceotlp.NewExportRequest()
+	if err := after.UnmarshalProto(body); err != nil {
+		t.Fatal(err)
+	}
+	bs0, as0 := before.Traces().ResourceSpans(), after.Traces().ResourceSpans()
+	n := 0
+	for i := 0; i < bs0.Len(); i++ {
+		bss, ass := bs0.At(i).ScopeSpans().At(0).Spans(), as0.At(i).ScopeSpans().At(0).Spans()
+		for j := 0; j < bss.Len(); j++ {
+			x, y := bss.At(j), ass.At(j)
+			if y.StartTimestamp().AsTime().Sub(x.StartTimestamp().AsTime()) != time.Hour ||
+				y.EndTimestamp().AsTime().Sub(x.EndTimestamp().AsTime()) != time.Hour {
+				t.Fatalf("span %d not shifted by an hour", j)
+			}
+			for k := 0; k < x.Events().Len(); k++ {
+				if y.Events().At(k).Timestamp().AsTime().Sub(x.Events().At(k).Timestamp().AsTime()) != time.Hour {
+					t.Fatalf("event of span %d not shifted", j)
+				}
+			}
+			n++
+		}
+	}
+	if n != b.spans {
+		t.Fatalf("checked %d spans, want %d", n, b.spans)
+	}
+}

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	// Calendar windows and business hours name IANA time zones; embedding the
+	// zone database makes them load the same in a minimal container image,
+	// which has none, as on the machine where the config was validated.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 
