@@ -89,9 +89,10 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, err
 	}
 	a = &App{opts: opts, log: opts.Logger, Registry: prometheus.NewRegistry()}
+	self := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
-			a.closeAll()
+			self.closeAll()
 		}
 	}()
 
@@ -112,10 +113,10 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if strings.HasPrefix(opts.DB, "postgres://") || strings.HasPrefix(opts.DB, "postgresql://") {
+	if isPostgresDSN(opts.DB) {
 		a.Store, err = postgres.Open(ctx, opts.DB)
 	} else if opts.DB != "" {
-		return nil, fmt.Errorf("--db %q: only postgres:// URLs are supported; leave --db empty for the embedded SQLite under --data", redactDSN(opts.DB))
+		return nil, fmt.Errorf("--db %q is not a PostgreSQL connection string: write postgres://user:password@host:5432/dbname (or host=... dbname=...); leave --db empty for the embedded SQLite under --data", redactDSN(opts.DB))
 	} else {
 		a.Store, err = sqlite.Open(ctx, opts.DataDir)
 	}
@@ -312,6 +313,12 @@ func (a *App) retentionLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// isPostgresDSN accepts PostgreSQL URLs and key=value connection strings.
+func isPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") ||
+		(strings.Contains(dsn, "=") && (strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname=")))
 }
 
 func redactDSN(dsn string) string {

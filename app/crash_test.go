@@ -206,3 +206,5 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 		t.Fatalf("%d of %d acknowledged tasks are missing after kill -9", missing, len(ids))
 	}
 }
+
+func hexID(id [16]byte) string { return fmt.Sprintf("%x", id) }

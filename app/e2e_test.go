@@ -23,7 +23,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/day2ops/day2/app"
+	"github.com/day2ops/day2/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // startApp runs day2 on free loopback ports with a fresh embedded store (or the
 // PostgreSQL database in dsn) and stops it at the end of the test.
@@ -236,7 +239,14 @@ func tasksByID(t *testing.T, a *app.App) map[string]map[string]any {
 }
 
 func TestEndToEndIngestThroughOTelSDKAndJSON(t *testing.T) {
-	a := startApp(t, app.Options{})
+	t.Run("sqlite", func(t *testing.T) { endToEnd(t, startApp(t, app.Options{})) })
+	t.Run("postgres", func(t *testing.T) { endToEnd(t, startApp(t, app.Options{DB: pgtest.DSN(t)})) })
+}
+
+// endToEnd sends three tasks by three routes (OTel SDK over OTLP/HTTP protobuf,
+// OTel SDK over gRPC with the outcome as an earlier log record, hand-written
+// OTLP/JSON) and checks every field the tasks API reports.
+func endToEnd(t *testing.T, a *app.App) {
 
 	seedID := sendSeedTask(t, a.OTLPHTTPURL())
 	genaiID := sendGenAITask(t, a.OTLPGRPCAddr(), a.HTTPURL()) // logs through the main address
