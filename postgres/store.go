@@ -9,7 +9,9 @@
 // task, in ascending key order, before it reads the stored tasks: commits of the
 // same task run one after the other, each seeing what the previous one wrote, and
 // the fixed order rules out deadlocks. Commits of different tasks do not wait for
-// each other.
+// each other, except on the rows they share: the per-version counts and the SLO
+// rollups, which every commit upserts in key order, so it locks them in the same
+// order as every other commit (see applyRollups).
 //
 // A commit holds one advisory lock per task it touches, and PostgreSQL keeps
 // those in its shared lock table, which holds max_locks_per_transaction ×
@@ -65,7 +67,10 @@ type Store struct {
 	log  *slog.Logger
 }
 
-var _ day2.TaskStore = (*Store)(nil)
+var (
+	_ day2.TaskStore   = (*Store)(nil)
+	_ day2.RollupStore = (*Store)(nil)
+)
 
 // Open connects to the database named by dsn (a URL or keyword/value connection
 // string) and brings its schema up to date. Replicas may open the same database
@@ -314,6 +319,11 @@ func write(ctx context.Context, tx pgx.Tx, p *taskstore.Plan) error {
 			return fmt.Errorf("update %d tasks: %w", len(p.Updates), err)
 		}
 	}
+	// Every commit takes its row locks in one order: rollups, then versions,
+	// each sorted by key.
+	if err := applyRollups(ctx, tx, p.Rollups); err != nil {
+		return fmt.Errorf("update rollups: %w", err)
+	}
 	if len(p.Versions) == 0 {
 		return nil
 	}
@@ -525,6 +535,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
 			return fmt.Errorf("record %s: %w", m.Name, err)
+		}
+	}
+	if current < rollupsMigration {
+		// The tasks stored before the rollups table existed.
+		if _, err := rebuildRollups(ctx, tx); err != nil {
+			return fmt.Errorf("fill rollups: %w", err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +18,9 @@ import (
 
 	"github.com/day2ops/day2"
 	"github.com/day2ops/day2/internal/pgtest"
+	"github.com/day2ops/day2/internal/taskstore"
 	"github.com/day2ops/day2/postgres"
+	"github.com/day2ops/day2/spancodec"
 	"github.com/day2ops/day2/storetest"
 )
 
@@ -44,6 +50,16 @@ func TestStore(t *testing.T) {
 
 func BenchmarkCommit(b *testing.B) {
 	storetest.BenchCommit(b, func(b *testing.B) day2.TaskStore {
+		s, err := postgres.Open(context.Background(), pgtest.DSN(b))
+		if err != nil {
+			b.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+func BenchmarkRollupRows(b *testing.B) {
+	storetest.BenchRollupRows(b, func(b *testing.B) day2.TaskStore {
 		s, err := postgres.Open(context.Background(), pgtest.DSN(b))
 		if err != nil {
 			b.Fatalf("Open: %v", err)
@@ -155,6 +171,7 @@ func TestConcurrentReplicasLoseNothing(t *testing.T) {
 	if len(services) != 1 || services[0].TaskCount != tasks {
 		t.Errorf("ListServices %+v, want one service with %d tasks", services, tasks)
 	}
+	storetest.CheckRollups(t, s)
 }
 
 // TestReplicasMigrateTogether opens several stores on a new database at once;
@@ -191,5 +208,59 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	}
 	if n == 0 || n != versions {
 		t.Errorf("schema_migrations has %d rows for %d versions, want one row per version", n, versions)
+	}
+}
+
+// TestOpenFillsTheRollupsOfAnOlderDatabase opens a database written before the
+// rollups existed (schema version 1) and expects the migration to add up its
+// tasks.
+func TestOpenFillsTheRollupsOfAnOlderDatabase(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	schema, err := os.ReadFile(filepath.Join("migrations", "0001_tasks.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		string(schema),
+		"CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+		"INSERT INTO schema_migrations (version, name) VALUES (1, '0001_tasks.sql')",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var params []string
+	for i := range taskstore.NumColumns + 2 {
+		params = append(params, "$"+strconv.Itoa(i+1))
+	}
+	insert := "INSERT INTO tasks (task_id, " + taskstore.Columns + ", raw) VALUES (" + strings.Join(params, ", ") + ")"
+	for n := range 20 {
+		x := storetest.NewTypical(n, storetest.T0.Add(time.Duration(n)*7*time.Minute), "a", "prod", "1")
+		if n%3 == 0 {
+			x.Tool(10*time.Second, time.Second, true)
+		}
+		d := x.All()
+		sum := day2.Summarize(&d)
+		args := append([]any{d.TraceID[:]}, taskstore.Values(&sum)...)
+		if _, err := conn.Exec(ctx, insert, append(args, spancodec.Encode(&d))...); err != nil {
+			t.Fatalf("insert task: %v", err)
+		}
+	}
+
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	storetest.CheckRollups(t, s)
+	rows, err := s.RollupRows(ctx, "a", day2.TierDay, storetest.T0.Add(-24*time.Hour), storetest.T0.Add(24*time.Hour))
+	if err != nil || len(rows) != 1 || rows[0].Counters.Seen != 20 {
+		t.Errorf("day rows %+v, %v; want one row of 20 tasks", rows, err)
 	}
 }

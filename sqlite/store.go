@@ -7,7 +7,8 @@
 // commit therefore writes a row per task, not per span, which is what lets one
 // SQLite writer keep up with the ingest path. Per-version task counts are kept in
 // service_versions by the commits themselves, so listing services reads a handful
-// of rows.
+// of rows, and so are the SLO rollups (table rollups), one row per bucket and key
+// written once per commit however many tasks it touches.
 //
 // The database is day2.db in the directory given to Open, in WAL mode with
 // synchronous=FULL: a commit that returned is on disk and survives a crash or
@@ -85,9 +86,14 @@ type Store struct {
 	checkpointsDone chan struct{}
 
 	lookup, putMany, putOne, upsertVersion, dropVersion, purge *sql.Stmt
+	rollup                                                     rollupStmts
+	rollupRows                                                 *sql.Stmt // on rdb
 }
 
-var _ day2.TaskStore = (*Store)(nil)
+var (
+	_ day2.TaskStore   = (*Store)(nil)
+	_ day2.RollupStore = (*Store)(nil)
+)
 
 // Open opens, creating it if needed, the store in directory dir and brings its
 // schema up to date.
@@ -195,6 +201,12 @@ func (s *Store) open(ctx context.Context, o options) error {
 			return fmt.Errorf("sqlite: prepare %q: %w", st.query, err)
 		}
 	}
+	if s.rollup, err = prepareRollupStmts(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if s.rollupRows, err = s.rdb.PrepareContext(ctx, rollupRowsQuery); err != nil {
+		return fmt.Errorf("sqlite: prepare %q: %w", rollupRowsQuery, err)
+	}
 	return nil
 }
 
@@ -208,11 +220,12 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lookup, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge} {
+	for _, st := range []*sql.Stmt{s.lookup, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
+	errs = append(errs, s.rollup.close())
 	if s.stopCheckpoints != nil {
 		close(s.stopCheckpoints)
 		<-s.checkpointsDone
@@ -256,7 +269,7 @@ func (s *Store) checkpointLoop() {
 		case <-t.C:
 		}
 		var busy, logFrames, done int
-		err := s.cdb.QueryRow("PRAGMA wal_checkpoint(" + mode + ")").Scan(&busy, &logFrames, &done)
+		err := s.cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done)
 		if err != nil {
 			s.log.Warn("sqlite: checkpoint", "path", s.path, "mode", mode, "err", err)
 			continue
@@ -428,6 +441,11 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *taskstore.Plan) error 
 			if _, err := drop.ExecContext(ctx, v.Service, v.Environment, v.Version); err != nil {
 				return fmt.Errorf("drop unused version %s %s %s: %w", v.Service, v.Environment, v.Version, err)
 			}
+		}
+	}
+	if len(p.Rollups) > 0 {
+		if err := applyRollups(ctx, s.rollup.in(ctx, tx), p.Rollups); err != nil {
+			return fmt.Errorf("update rollups: %w", err)
 		}
 	}
 	return nil
@@ -615,6 +633,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 			m.Version, m.Name, time.Now().UnixNano()); err != nil {
 			return fmt.Errorf("record %s: %w", m.Name, err)
+		}
+	}
+	if current < rollupsMigration {
+		if err := fillRollups(ctx, tx); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/internal/taskstore"
+	"github.com/day2ops/day2/spancodec"
 	"github.com/day2ops/day2/sqlite"
 	"github.com/day2ops/day2/storetest"
 )
@@ -42,6 +44,16 @@ func TestStore(t *testing.T) {
 
 func BenchmarkCommit(b *testing.B) {
 	storetest.BenchCommit(b, func(b *testing.B) day2.TaskStore {
+		s, err := sqlite.Open(context.Background(), b.TempDir())
+		if err != nil {
+			b.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+func BenchmarkRollupRows(b *testing.B) {
+	storetest.BenchRollupRows(b, func(b *testing.B) day2.TaskStore {
 		s, err := sqlite.Open(context.Background(), b.TempDir())
 		if err != nil {
 			b.Fatalf("Open: %v", err)
@@ -220,5 +232,58 @@ func TestUseAfterCloseFails(t *testing.T) {
 	}
 	if err := s.Ping(ctx); err == nil {
 		t.Errorf("Ping after Close: no error")
+	}
+}
+
+// TestOpenFillsTheRollupsOfAnOlderDatabase opens a database written before the
+// rollups existed (schema version 1) and expects the migration to add up its
+// tasks.
+func TestOpenFillsTheRollupsOfAnOlderDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema, err := os.ReadFile(filepath.Join("migrations", "0001_tasks.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		string(schema),
+		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+		"INSERT INTO schema_migrations VALUES (1, '0001_tasks.sql', 0)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	insert := "INSERT INTO tasks (task_id, " + taskstore.Columns + ", raw) VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?,", taskstore.NumColumns+2), ",") + ")"
+	for n := range 20 {
+		x := storetest.NewTypical(n, storetest.T0.Add(time.Duration(n)*7*time.Minute), "a", "prod", "1")
+		if n%3 == 0 {
+			x.Tool(10*time.Second, time.Second, true)
+		}
+		d := x.All()
+		sum := day2.Summarize(&d)
+		args := append([]any{d.TraceID[:]}, taskstore.Values(&sum)...)
+		if _, err := db.Exec(insert, append(args, spancodec.Encode(&d))...); err != nil {
+			t.Fatalf("insert task: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	storetest.CheckRollups(t, s)
+	rows, err := s.RollupRows(context.Background(), "a", day2.TierDay, storetest.T0.Add(-24*time.Hour), storetest.T0.Add(24*time.Hour))
+	if err != nil || len(rows) != 1 || rows[0].Counters.Seen != 20 {
+		t.Errorf("day rows %+v, %v; want one row of 20 tasks", rows, err)
 	}
 }

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/day2ops/day2"
@@ -102,12 +103,14 @@ func (t *Task) rootID() day2.SpanID {
 }
 
 // Root sets the root span, lasting d from the task's start, with attrs (for
-// example gen_ai.agent.version, which overrides the resource's version).
+// example gen_ai.agent.version, which overrides the resource's version). The
+// root has business_process invoice_approval and risk_tier 2 unless attrs set
+// them: the first of repeated attributes counts, and attrs come first.
 func (t *Task) Root(d time.Duration, attrs ...day2.Attr) *Task {
 	t.root = &day2.Span{
 		TraceID: t.id, SpanID: t.rootID(), Name: "invoice approval", Kind: day2.SpanKindServer,
 		Start: t.start, End: t.start + int64(d), StatusCode: day2.StatusOK, Scope: "storetest",
-		Attrs:    append(day2.Attrs{Str("business_process", "invoice_approval"), Str("risk_tier", "2")}, attrs...),
+		Attrs:    append(slices.Clone(day2.Attrs(attrs)), Str("business_process", "invoice_approval"), Str("risk_tier", "2")),
 		Resource: t.res,
 	}
 	return t
@@ -140,12 +143,14 @@ func (t *Task) Tool(offset, d time.Duration, failed bool) *Task {
 	return t
 }
 
-// Outcome adds the task's outcome log record at offset from the task's start.
-func (t *Task) Outcome(offset time.Duration, success bool) *Task {
+// Outcome adds the task's outcome log record at offset from the task's start,
+// with attrs besides success and reason_code (for example escalation or
+// cycle_time_ms).
+func (t *Task) Outcome(offset time.Duration, success bool, attrs ...day2.Attr) *Task {
 	t.logs = append(t.logs, day2.LogRecord{
 		ID: mix(uint64(len(t.logs)+1) ^ binary.BigEndian.Uint64(t.id[8:])), TraceID: t.id, SpanID: t.rootID(),
 		Time: t.start + int64(offset), EventName: "outcome", SeverityText: "INFO", Body: "task finished",
-		Attrs:    day2.Attrs{Bool("success", success), Str("reason_code", "ok")},
+		Attrs:    append(day2.Attrs{Bool("success", success), Str("reason_code", "ok")}, attrs...),
 		Resource: t.res,
 	})
 	return t

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) day2.TaskStore) {
 		{"two stores committing overlapping tasks concurrently lose nothing", testConcurrentStores},
 		{"ping succeeds on an open store", testPing},
 	}
+	tests = append(tests, rollupTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

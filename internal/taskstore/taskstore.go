@@ -1,7 +1,7 @@
 // Package taskstore holds the half of the day2.TaskStore implementations that
 // does not depend on the database: grouping a commit batch by task, merging it
-// into the stored telemetry, keeping the per-version task counts, paging cursors
-// and the summary columns. Packages sqlite and postgres do the I/O around it, so
+// into the stored telemetry, keeping the per-version task counts and the SLO
+// rollups, paging cursors and the summary columns. Packages sqlite and postgres do the I/O around it, so
 // both stores follow the same rules by construction.
 package taskstore
 
@@ -363,7 +363,9 @@ type Plan struct {
 	Inserts  []Change
 	Updates  []Change
 	Versions []VersionDelta
-	Result   day2.CommitResult
+	// Rollups are the changes to the rollups, one per row, in primary key order.
+	Rollups []RollupDelta
+	Result  day2.CommitResult
 }
 
 // Prepare merges the grouped batch into the stored tasks (keyed by trace id) and
@@ -391,6 +393,7 @@ func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored) Plan {
 
 	var p Plan
 	var versions Versions
+	var rollups Rollups
 	for i := range changes {
 		c := &changes[i]
 		p.Result.Add(c.Result)
@@ -398,6 +401,7 @@ func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored) Plan {
 			continue
 		}
 		versions.Move(c.Prev, &c.Task)
+		rollups.Move(c.Prev, &c.Task)
 		if c.Prev == nil {
 			p.Inserts = append(p.Inserts, *c)
 		} else {
@@ -405,6 +409,7 @@ func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored) Plan {
 		}
 	}
 	p.Versions = versions.Deltas()
+	p.Rollups = rollups.Deltas()
 	return p
 }
 

@@ -402,6 +402,7 @@ func TestPrepareLargeBatch(t *testing.T) {
 
 	var want taskstore.Plan
 	var versions taskstore.Versions
+	var rollups taskstore.Rollups
 	for i := range groups {
 		c, changed := taskstore.Merge(stored[groups[i].TraceID], &groups[i])
 		want.Result.Add(c.Result)
@@ -409,6 +410,7 @@ func TestPrepareLargeBatch(t *testing.T) {
 			continue
 		}
 		versions.Move(c.Prev, &c.Task)
+		rollups.Move(c.Prev, &c.Task)
 		if c.Prev == nil {
 			want.Inserts = append(want.Inserts, c)
 		} else {
@@ -416,6 +418,10 @@ func TestPrepareLargeBatch(t *testing.T) {
 		}
 	}
 	want.Versions = versions.Deltas()
+	want.Rollups = rollups.Deltas()
+	if len(want.Rollups) == 0 {
+		t.Fatalf("no rollup deltas")
+	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("Prepare differs from merging task by task: result %+v, want %+v", p.Result, want.Result)
 	}
