@@ -8,6 +8,13 @@
 // Their tasks mix the seed's llm.prompt / llm.completion / llm.tool spans with the
 // GenAI semantic conventions, and report outcomes both as span events and as log
 // records. The simulation itself is the pure Generator; Run emits its plans.
+//
+// The backfill ends with a scripted incident, timed from its end so that day2
+// has an alert to show when the backfill is done: a surge of support tickets,
+// and during it a CRM outage that fails most support-triage tasks in prod and
+// makes support-triage's task-success SLO page. Stats.Incident reports it;
+// Config.NoIncident leaves it out. WriteConfig writes the SLO configuration the
+// demo is meant to run with.
 package demo
 
 import (
@@ -47,6 +54,9 @@ type Config struct {
 	Out io.Writer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NoIncident leaves the scripted ticket surge and CRM outage out of the
+	// backfill, for ordinary traffic only.
+	NoIncident bool
 
 	// clock replaces real sleeping in tests of the live phase.
 	clock clock
@@ -56,7 +66,8 @@ type Config struct {
 const DefaultRate = 4
 
 // backfillRate is the average number of tasks per minute each production stream
-// starts in the backfill: 28 days of the whole fleet is about 170,000 tasks.
+// starts in the backfill: 28 days of the whole fleet is about 170,000 tasks, of
+// which some 1,400 come in the ticket surge of the last 90 minutes.
 const backfillRate = 1.0
 
 // StreamStats counts what Run sent for one agent version in one environment. The
@@ -106,6 +117,9 @@ type Stats struct {
 	// Streams holds one entry per agent version and environment, in the order
 	// of Streams.
 	Streams []StreamStats `json:"streams"`
+	// Incident reports the scripted incident when the backfill covered any of
+	// it; nil otherwise.
+	Incident *IncidentStats `json:"incident,omitempty"`
 }
 
 // Total returns the sums over all streams.
@@ -131,6 +145,9 @@ func (s Stats) Print(w io.Writer) {
 		line(st.Stream.String(), st)
 	}
 	line("total", s.Total())
+	if s.Incident != nil {
+		fmt.Fprintf(w, "incident: %s\n", s.Incident)
+	}
 	if s.Abandoned > 0 {
 		fmt.Fprintf(w, "%s live tasks were still running when the demo stopped; day2 shows them without an outcome.\n", count(s.Abandoned))
 	}
@@ -145,12 +162,19 @@ type collector struct {
 	live     int64
 	inFlight int64
 	aband    int64
+	// incident, when set, is the incident the backfill covers; incStreams
+	// counts its affected streams' tasks, indexed like streams.
+	incident   *Incident
+	incStreams []IncidentStream
 }
 
-func newCollector() *collector {
-	c := &collector{index: map[Stream]int{}}
+// newCollector returns a collector that also counts the tasks inc affects; inc
+// may be nil.
+func newCollector(inc *Incident) *collector {
+	c := &collector{index: map[Stream]int{}, incident: inc}
 	for i, s := range Streams() {
 		c.streams = append(c.streams, StreamStats{Stream: s})
+		c.incStreams = append(c.incStreams, IncidentStream{Stream: s})
 		c.index[s] = i
 	}
 	return c
@@ -168,6 +192,13 @@ func (c *collector) task(p *Plan, spans int, done, live bool) {
 		return
 	}
 	st.Tasks++
+	if inc := c.incident; inc.covers(p.Start) && inc.Down[p.Stream] > 0 {
+		is := &c.incStreams[c.index[p.Stream]]
+		is.Tasks++
+		if !p.Outcome.Success {
+			is.Failed++
+		}
+	}
 	if p.Outcome.AsLog {
 		st.OutcomeLogs++
 	} else {
@@ -206,12 +237,22 @@ func (c *collector) endLive() {
 func (c *collector) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stats{
+	st := Stats{
 		BackfillTasks: c.backfill,
 		LiveTasks:     c.live,
 		Abandoned:     c.aband,
 		Streams:       append([]StreamStats(nil), c.streams...),
 	}
+	if c.incident != nil {
+		is := &IncidentStats{Incident: *c.incident}
+		for _, s := range c.incStreams {
+			if c.incident.Down[s.Stream] > 0 {
+				is.Streams = append(is.Streams, s)
+			}
+		}
+		st.Incident = is
+	}
+	return st
 }
 
 // Run sends the simulated fleet's telemetry to cfg.Endpoint: first the backfill,
@@ -242,6 +283,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err := preflight(ctx, base, cfg.Token); err != nil {
 		return Stats{}, err
 	}
+	// The backfill ends now; its scenario is timed from then.
+	now := cfg.Now()
+	var sc *scenario
+	if !cfg.NoIncident {
+		sc = newScenario(now)
+	}
 
 	d := &delivery{}
 	emitters := make([]*emitter, len(fleet))
@@ -253,12 +300,19 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		if gens[i], err = NewGenerator(f.stream, cfg.Seed); err != nil {
 			return Stats{}, err
 		}
+		if sc != nil {
+			gens[i].SetIncident(sc.incident)
+		}
 	}
-	col := newCollector()
+	var covered *Incident
+	if sc != nil && cfg.Backfill > 0 && sc.incident.End.After(now.Add(-cfg.Backfill)) {
+		covered = sc.incident
+	}
+	col := newCollector(covered)
 
 	runErr := func() error {
 		if cfg.Backfill > 0 {
-			if err := backfill(ctx, cfg, gens, emitters, col, d); err != nil {
+			if err := backfill(ctx, cfg, now, sc, gens, emitters, col, d); err != nil {
 				return err
 			}
 		}
@@ -357,39 +411,65 @@ func preflight(ctx context.Context, base, token string) error {
 }
 
 // arrivals is a Poisson arrival process of tasks for one stream: homogeneous in
-// the live phase, following the daily traffic pattern in the backfill.
+// the live phase, following the daily traffic pattern in the backfill, and at
+// the surge's fixed rate during a surge.
 type arrivals struct {
 	rng     *rand.Rand
 	next    time.Time
 	perMin  float64 // mean rate, tasks per minute
 	diurnal bool
+	surge   surge
 }
 
-func newArrivals(s Stream, seed int64, salt uint64, from time.Time, perMin float64, diurnal bool) *arrivals {
+func newArrivals(s Stream, seed int64, salt uint64, from time.Time, perMin float64, diurnal bool, sg surge) *arrivals {
 	a := &arrivals{
 		rng:     rand.New(rand.NewPCG(uint64(seed), streamHash(s, salt))),
 		next:    from,
 		perMin:  perMin,
 		diurnal: diurnal,
+		surge:   sg,
 	}
 	a.advance()
 	return a
 }
 
+// never is the arrival time of a stream that starts no more tasks.
+var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // advance moves next to the following arrival. The daily pattern uses thinning:
 // candidates at the peak rate, kept in proportion to the rate at their time.
+// Where the rate changes abruptly, at a surge's start and end, the process
+// restarts from the boundary, which a Poisson process, being memoryless, allows.
 func (a *arrivals) advance() {
-	if a.perMin <= 0 {
-		a.next = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-		return
-	}
 	peak := a.perMin
 	if a.diurnal {
 		peak *= maxWeight
 	}
 	for {
+		if sg := a.surge; sg.covers(a.next) {
+			a.next = a.next.Add(time.Duration(a.rng.ExpFloat64() / sg.perMin * float64(time.Minute)))
+			if a.next.Before(sg.to) {
+				return
+			}
+			a.next = sg.to
+			continue
+		}
+		ahead := a.surge.perMin > 0 && a.next.Before(a.surge.from)
+		if peak <= 0 {
+			if ahead {
+				a.next = a.surge.from
+				continue
+			}
+			a.next = never
+			return
+		}
 		gap := a.rng.ExpFloat64() / peak * float64(time.Minute)
-		a.next = a.next.Add(time.Duration(gap))
+		next := a.next.Add(time.Duration(gap))
+		if ahead && !next.Before(a.surge.from) {
+			a.next = a.surge.from
+			continue
+		}
+		a.next = next
 		if !a.diurnal || a.rng.Float64()*maxWeight < trafficWeight(a.next) {
 			return
 		}
@@ -407,31 +487,57 @@ func earliest(arr []*arrivals) int {
 	return best
 }
 
-func backfill(ctx context.Context, cfg Config, gens []*Generator, emitters []*emitter, col *collector, d *delivery) error {
-	now := cfg.Now()
+// history draws the tasks of a backfill over [from, to) in the order they start,
+// skipping those still running at to. Like Generator it does no I/O and reads no
+// clock: the seed, the window and the scenario determine its tasks.
+type history struct {
+	gens []*Generator
+	arr  []*arrivals
+	to   time.Time
+}
+
+// newHistory returns the history of the fleet over [from, to), drawn by gens
+// (one per entry of fleet, with the scenario's incident set); sc may be nil.
+func newHistory(gens []*Generator, seed int64, from, to time.Time, sc *scenario) *history {
+	h := &history{gens: gens, arr: make([]*arrivals, len(fleet)), to: to}
+	for i, f := range fleet {
+		h.arr[i] = newArrivals(f.stream, seed, 1, from, backfillRate*f.profile.weight, true, sc.surgeFor(f.stream))
+	}
+	return h
+}
+
+// next returns the next task and the index in fleet of its stream; ok is false
+// when the history is done.
+func (h *history) next() (i int, p Plan, ok bool) {
+	for {
+		i = earliest(h.arr)
+		start := h.arr[i].next
+		if !start.Before(h.to) {
+			return 0, Plan{}, false
+		}
+		h.arr[i].advance()
+		p = h.gens[i].Next(start)
+		if p.End.Before(h.to) {
+			return i, p, true
+		}
+		// Still running at the end of the window: not part of history.
+	}
+}
+
+func backfill(ctx context.Context, cfg Config, now time.Time, sc *scenario, gens []*Generator, emitters []*emitter, col *collector, d *delivery) error {
 	from := now.Add(-cfg.Backfill)
 	label := "backfill " + shortDuration(cfg.Backfill)
-	arr := make([]*arrivals, len(fleet))
-	for i, f := range fleet {
-		arr[i] = newArrivals(f.stream, cfg.Seed, 1, from, backfillRate*f.profile.weight, true)
-	}
+	h := newHistory(gens, cfg.Seed, from, now, sc)
 	started := time.Now()
 	lastPrint := started
 	var tasks, spans int64
 	for {
-		i := earliest(arr)
-		start := arr[i].next
-		if !start.Before(now) {
-			break
-		}
-		arr[i].advance()
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s interrupted after %s tasks: %w", label, count(tasks), err)
 		}
-		p := gens[i].Next(start)
-		if !p.End.Before(now) {
-			// Still running at the end of the window: not part of history.
-			continue
+		i, p, ok := h.next()
+		if !ok {
+			break
 		}
 		e := emitters[i]
 		n, _ := e.emit(ctx, &p, nil)
@@ -451,7 +557,7 @@ func backfill(ctx context.Context, cfg Config, gens []*Generator, emitters []*em
 		}
 		if t := time.Now(); t.Sub(lastPrint) >= time.Second {
 			lastPrint = t
-			pct := 100 * float64(start.Sub(from)) / float64(cfg.Backfill)
+			pct := 100 * float64(p.Start.Sub(from)) / float64(cfg.Backfill)
 			fmt.Fprintf(cfg.Out, "%s: %.0f%% (%s tasks)\n", label, pct, count(tasks))
 		}
 	}
@@ -465,6 +571,9 @@ func backfill(ctx context.Context, cfg Config, gens []*Generator, emitters []*em
 	}
 	fmt.Fprintf(cfg.Out, "%s: 100%% (%s tasks, %s spans) sent in %s\n",
 		label, count(tasks), count(spans), time.Since(started).Round(100*time.Millisecond))
+	if inc := col.snapshot().Incident; inc != nil {
+		fmt.Fprintf(cfg.Out, "incident: %s\n", inc)
+	}
 	return nil
 }
 
@@ -481,7 +590,7 @@ func live(ctx context.Context, cfg Config, gens []*Generator, emitters []*emitte
 	arr := make([]*arrivals, len(fleet))
 	var perMin float64
 	for i, f := range fleet {
-		arr[i] = newArrivals(f.stream, cfg.Seed, 2, start, cfg.Rate*f.profile.weight, false)
+		arr[i] = newArrivals(f.stream, cfg.Seed, 2, start, cfg.Rate*f.profile.weight, false, surge{})
 		perMin += cfg.Rate * f.profile.weight
 	}
 	until := "until stopped"

@@ -97,9 +97,10 @@ func (o Outcome) Attrs() []attribute.KeyValue {
 // I/O and reads no clock, so a seed and the start times fully determine its plans.
 // A Generator is not safe for concurrent use.
 type Generator struct {
-	stream Stream
-	p      profile
-	rng    *rand.Rand
+	stream   Stream
+	p        profile
+	rng      *rand.Rand
+	incident *Incident
 }
 
 // NewGenerator returns a generator for s, which must be one of Streams.
@@ -110,6 +111,11 @@ func NewGenerator(s Stream, seed int64) (*Generator, error) {
 	}
 	return &Generator{stream: s, p: p, rng: rand.New(rand.NewPCG(uint64(seed), streamHash(s, 0)))}, nil
 }
+
+// SetIncident makes the tasks the generator draws from now on suffer inc when
+// they start during it; nil lifts it. The generator keeps inc and does not
+// change it.
+func (g *Generator) SetIncident(inc *Incident) { g.incident = inc }
 
 // streamHash derives a per-stream seed so that each stream draws its own sequence
 // whatever the order streams are generated in.
@@ -147,6 +153,9 @@ type task struct {
 	plan     Plan
 	steps    []step
 	riskTier int
+	// toolReason is the reason code for the last tool call that failed for
+	// good: reasonToolError, or the incident's when its outage failed the call.
+	toolReason string
 }
 
 // Next draws the plan of a task that starts at start.
@@ -178,7 +187,7 @@ func (g *Generator) Next(start time.Time) Plan {
 	if r.Float64() < g.p.slowTail {
 		cycle = time.Duration(float64(cycle) * (3.5 + 2.5*r.Float64()))
 	}
-	if outcome.ReasonCode == reasonToolError || outcome.ReasonCode == reasonSafetyBlock {
+	if rc := outcome.ReasonCode; rc == reasonToolError || rc == reasonSafetyBlock || g.incident != nil && rc == g.incident.ReasonCode {
 		// The task ended early and went to a human.
 		cycle = cycle * 6 / 10
 	}
@@ -299,7 +308,7 @@ func (t *task) triage() (Outcome, []attribute.KeyValue) {
 		return Outcome{Success: false, Escalation: true, ReasonCode: reasonSafetyBlock}, attrs
 	}
 	if t.tool(toolCall{tool: "crm", action: "get_customer", latency: 180}) {
-		return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 	}
 	grounding := "none"
 	if r.Float64() < 0.6 {
@@ -314,7 +323,7 @@ func (t *task) triage() (Outcome, []attribute.KeyValue) {
 		return Outcome{Success: false, Escalation: true, ReasonCode: reasonSafetyBlock}, attrs
 	}
 	if t.tool(toolCall{tool: "ticketing", action: "update_ticket", latency: 250, sideEffect: true}) {
-		return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 	}
 	switch {
 	case r.Float64() < t.g.p.lowConfidence:
@@ -324,20 +333,21 @@ func (t *task) triage() (Outcome, []attribute.KeyValue) {
 	}
 	if r.Float64() < 0.4 {
 		if t.tool(toolCall{tool: "notify", action: "send_email", latency: 150, sideEffect: true}) {
-			return Outcome{Success: false, Escalation: false, ReasonCode: reasonToolError}, attrs
+			return Outcome{Success: false, Escalation: false, ReasonCode: t.toolReason}, attrs
 		}
 	}
 	return Outcome{Success: true, ReasonCode: "resolved"}, attrs
 }
 
-// Reason codes of tasks that ended early.
+// Reason codes of tasks that ended early. A task the incident's outage ended
+// has the incident's reason code instead of reasonToolError.
 const (
 	reasonToolError   = "tool_error"
 	reasonSafetyBlock = "safety_block"
 )
 
 // approvalLimit is the invoice amount above which a manager must approve.
-const approvalLimit = 10000
+const approvalLimit = 25000
 
 // invoice draws an invoice run: fetch the document, extract the fields, look the
 // vendor up, match the purchase order, validate, then post the invoice or ask for
@@ -358,7 +368,7 @@ func (t *task) invoice() (Outcome, []attribute.KeyValue) {
 	injection := r.Float64() < t.g.p.injection
 
 	if t.tool(toolCall{tool: "docs", action: "fetch_invoice", latency: 400}) {
-		return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 	}
 	if t.llm(llmCall{model: "gpt-4o", purpose: "extract_fields", in: lognormal(r, 5200, 0.35), out: lognormal(r, 520, 0.3),
 		temperature: 0, grounding: "invoice_pdf", injection: injection, filter: true}) {
@@ -368,10 +378,10 @@ func (t *task) invoice() (Outcome, []attribute.KeyValue) {
 		t.embedding(lognormal(r, 60, 0.3))
 	}
 	if t.tool(toolCall{tool: "erp", action: "lookup_vendor", latency: 220}) {
-		return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 	}
 	if t.tool(toolCall{tool: "erp", action: "match_po", latency: 600}) {
-		return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 	}
 	if t.llm(llmCall{model: "gpt-4o-mini", purpose: "validate", in: lognormal(r, 2100, 0.25), out: lognormal(r, 110, 0.4),
 		temperature: 0, grounding: "erp"}) {
@@ -380,14 +390,14 @@ func (t *task) invoice() (Outcome, []attribute.KeyValue) {
 	if r.Float64() < t.g.p.lowConfidence {
 		return Outcome{Success: false, Escalation: true, ReasonCode: pick(r, "validation_failed", "validation_failed", "duplicate_invoice")}, attrs
 	}
-	if amount > approvalLimit || (t.riskTier == 1 && r.Float64() < 0.05) {
+	if amount > approvalLimit || (t.riskTier == 1 && r.Float64() < 0.02) {
 		if t.tool(toolCall{tool: "approvals", action: "request_approval", latency: 300, sideEffect: true}) {
-			return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+			return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 		}
 		return Outcome{Success: true, Escalation: true, ReasonCode: "approval_required"}, attrs
 	}
 	if t.tool(toolCall{tool: "erp", action: "post_invoice", latency: 450, sideEffect: true}) {
-		return Outcome{Success: false, Escalation: true, ReasonCode: reasonToolError}, attrs
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
 	}
 	return Outcome{Success: true, ReasonCode: "posted"}, attrs
 }
@@ -545,6 +555,13 @@ func (t *task) tool(c toolCall) (failed bool) {
 	if t.g.p.kind == kindTriage && c.tool == "crm" && rateLimitStorm(p.Start) {
 		transient = 0.5
 	}
+	// down: the call hits the incident's outage, so every attempt answers 503.
+	var down bool
+	if inc := t.g.incident; inc != nil && c.tool == inc.Tool && inc.covers(p.Start) {
+		if share := inc.Down[t.g.stream]; share > 0 {
+			down = r.Float64() < share
+		}
+	}
 	var (
 		elapsed, external, backoff time.Duration
 		status                     int // 0: timed out, no HTTP status
@@ -553,7 +570,7 @@ func (t *task) tool(c toolCall) (failed bool) {
 	)
 	for attempt := 0; ; attempt++ {
 		lat := time.Duration(lognormal(r, c.latency, 0.4) * float64(time.Millisecond))
-		if attempt == 0 && r.Float64() < t.g.p.toolPermanent {
+		if !down && attempt == 0 && r.Float64() < t.g.p.toolPermanent {
 			// An error no retry fixes.
 			status = pickInt(r, 400, 404, 422)
 			errMsg = fmt.Sprintf("%s.%s: HTTP %d", c.tool, c.action, status)
@@ -566,7 +583,7 @@ func (t *task) tool(c toolCall) (failed bool) {
 			failed = true
 			break
 		}
-		if r.Float64() >= transient {
+		if !down && r.Float64() >= transient {
 			status = 200
 			if c.sideEffect && c.action != "update_ticket" {
 				status = 201
@@ -578,15 +595,15 @@ func (t *task) tool(c toolCall) (failed bool) {
 		// A retryable failure.
 		var wait time.Duration
 		switch x := r.Float64(); {
+		case down || x >= 0.45 && x < 0.7:
+			status = 503
+			lat /= 2
+			errMsg = fmt.Sprintf("%s.%s: HTTP 503 Service Unavailable", c.tool, c.action)
 		case x < 0.45:
 			status = 429
 			lat /= 4
 			wait = time.Duration(1+r.IntN(4)) * time.Second // Retry-After
 			errMsg = fmt.Sprintf("%s.%s: HTTP 429 Too Many Requests", c.tool, c.action)
-		case x < 0.7:
-			status = 503
-			lat /= 2
-			errMsg = fmt.Sprintf("%s.%s: HTTP 503 Service Unavailable", c.tool, c.action)
 		case x < 0.85:
 			status = 504
 			lat = time.Duration(5+r.IntN(5)) * time.Second
@@ -613,6 +630,10 @@ func (t *task) tool(c toolCall) (failed bool) {
 	p.ToolRetries += retries
 	if failed {
 		p.ToolFailures++
+		t.toolReason = reasonToolError
+		if down {
+			t.toolReason = t.g.incident.ReasonCode
+		}
 		if status == 429 {
 			p.RateLimitHits++
 		}

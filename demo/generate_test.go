@@ -135,13 +135,13 @@ func TestGeneratorRates(t *testing.T) {
 		{
 			name:        "invoice-agent 2.3.1 escalates approvals and misses the 2-minute p95",
 			stream:      Stream{"invoice-agent", "2.3.1", "prod"},
-			toolFailure: bounds{0.001, 0.004}, success: bounds{0.965, 0.98}, escalation: bounds{0.085, 0.115},
+			toolFailure: bounds{0.001, 0.004}, success: bounds{0.965, 0.98}, escalation: bounds{0.03, 0.05},
 			cycleP50: bounds{72, 84}, cycleP95: bounds{120, 135}, over120s: bounds{0.04, 0.09},
 		},
 		{
 			name:        "invoice-agent 2.4.0 is as reliable and meets the 2-minute p95",
 			stream:      Stream{"invoice-agent", "2.4.0", "prod"},
-			toolFailure: bounds{0.0005, 0.003}, success: bounds{0.965, 0.985}, escalation: bounds{0.085, 0.115},
+			toolFailure: bounds{0.0005, 0.003}, success: bounds{0.965, 0.985}, escalation: bounds{0.03, 0.05},
 			cycleP50: bounds{64, 76}, cycleP95: bounds{100, 119}, over120s: bounds{0.01, 0.05},
 		},
 	}
@@ -207,11 +207,14 @@ func attrMap(kvs []attribute.KeyValue) map[attribute.Key]attribute.Value {
 
 func TestPlansAreWellFormed(t *testing.T) {
 	seenTrace := map[trace.TraceID]bool{}
+	// The CRM outage falls in the first hour of the 14 the plans cover.
+	inc := crmOutage(tuesdayMorning.Add(90 * time.Minute))
 	for _, s := range Streams() {
 		g, err := NewGenerator(s, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
+		g.SetIncident(inc)
 		for i := range 3000 {
 			p := g.Next(tuesdayMorning.Add(time.Duration(i) * 17 * time.Second))
 			if !p.TraceID.IsValid() || seenTrace[p.TraceID] {
@@ -311,8 +314,10 @@ func checkPlan(t *testing.T, s Stream, p *Plan) {
 	switch {
 	case p.SafetyBlocks > 0 && (o.Success || o.ReasonCode != reasonSafetyBlock):
 		t.Errorf("a safety block ended in outcome %+v", o)
-	case o.ReasonCode == reasonToolError && (o.Success || p.ToolFailures == 0):
+	case (o.ReasonCode == reasonToolError || o.ReasonCode == "crm_unavailable") && (o.Success || p.ToolFailures == 0):
 		t.Errorf("outcome %+v blames a tool, but %d tool calls failed", o, p.ToolFailures)
+	case o.ReasonCode == "crm_unavailable" && (s.Service != outageService || !o.Escalation):
+		t.Errorf("%s task ended with outcome %+v", s, o)
 	}
 	if amount, ok := root["invoice.amount"]; ok && amount.AsFloat64() > approvalLimit && o.Success && !o.Escalation {
 		t.Errorf("invoice of %.2f was posted without approval", amount.AsFloat64())
@@ -374,7 +379,7 @@ func TestTrafficPattern(t *testing.T) {
 
 	// Over four weeks the arrivals average the configured rate.
 	s := Stream{"support-triage", "1.4.0", "prod"}
-	a := newArrivals(s, 3, 1, week, 1.5, true)
+	a := newArrivals(s, 3, 1, week, 1.5, true, surge{})
 	end := week.Add(28 * 24 * time.Hour)
 	n := 0
 	var business, night int
