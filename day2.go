@@ -252,3 +252,11 @@ func UnixNano(ns int64) time.Time {
 func (s Span) String() string {
 	return fmt.Sprintf("span %s/%s %q", s.TraceID, s.SpanID, s.Name)
 }
+
+// Store is everything day2 persists: tasks, the SLO rollups kept with them, and
+// the control plane's own state.
+type Store interface {
+	TaskStore
+	RollupStore
+	StateStore
+}

@@ -26,8 +26,8 @@ func TestAPIScenarios(t *testing.T) {
 
 	tests := []struct {
 		name, method, path, token, contentType, body string
-		status                                        int
-		contains                                      string
+		status                                       int
+		contains                                     string
 	}{
 		{"health needs no token", "GET", "/healthz", "", "", "", 200, `"ok"`},
 		{"readiness needs no token", "GET", "/readyz", "", "", "", 200, `"ready"`},

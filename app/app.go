@@ -10,8 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +23,12 @@ import (
 
 	"github.com/day2ops/day2"
 	"github.com/day2ops/day2/auth"
+	"github.com/day2ops/day2/config"
 	"github.com/day2ops/day2/httpapi"
 	"github.com/day2ops/day2/ingest"
 	"github.com/day2ops/day2/otlp"
 	"github.com/day2ops/day2/postgres"
+	"github.com/day2ops/day2/slo"
 	"github.com/day2ops/day2/sqlite"
 	"github.com/day2ops/day2/web"
 )
@@ -44,8 +49,12 @@ type Options struct {
 	MaxQueuedItems int
 	// PprofAddr serves net/http/pprof when set; it must be a loopback address.
 	PprofAddr string
-	Logger    *slog.Logger
-	Now            func() time.Time
+	// ConfigDir holds OpenSLO and day2/v1 files; empty runs on the defaults.
+	ConfigDir string
+	// EvalInterval is how often SLOs and alerts are evaluated (default 30s).
+	EvalInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // DefaultRetention is how long raw spans are kept; task summaries are kept for good.
@@ -55,7 +64,8 @@ const DefaultRetention = 35 * 24 * time.Hour
 type App struct {
 	opts     Options
 	log      *slog.Logger
-	Store    day2.TaskStore
+	Store    day2.Store
+	SLO      *slo.Engine
 	Ingest   *ingest.Pipeline
 	Registry *prometheus.Registry
 	Auth     *auth.Authenticator
@@ -78,6 +88,9 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	if opts.HTTPAddr == "" {
 		opts.HTTPAddr = "127.0.0.1:8080"
+	}
+	if opts.EvalInterval <= 0 {
+		opts.EvalInterval = 30 * time.Second
 	}
 	if opts.Retention == 0 {
 		opts.Retention = DefaultRetention
@@ -112,17 +125,17 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		}
 	}
 
-	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if isPostgresDSN(opts.DB) {
-		a.Store, err = postgres.Open(ctx, opts.DB)
-	} else if opts.DB != "" {
-		return nil, fmt.Errorf("--db %q is not a PostgreSQL connection string: write postgres://user:password@host:5432/dbname (or host=... dbname=...); leave --db empty for the embedded SQLite under --data", redactDSN(opts.DB))
-	} else {
-		a.Store, err = sqlite.Open(ctx, opts.DataDir)
-	}
+	settings, err := LoadSettings(opts.ConfigDir)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
+
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.Store, _, err = OpenStore(ctx, opts.DataDir, opts.DB, a.log); err != nil {
+		return nil, err
+	}
+	a.SLO = slo.NewEngine(a.Store, settings, opts.Now, a.log)
+	a.Registry.MustRegister(&sloCollector{engine: a.SLO, store: a.Store})
 
 	a.Ingest = ingest.New(a.Store, ingest.Options{MaxQueuedItems: opts.MaxQueuedItems, Logger: a.log, Registerer: a.Registry})
 	recv, err := otlp.NewReceiver(a.Ingest, opts.Limits, otlp.WithRegisterer(a.Registry), otlp.WithLogger(a.log))
@@ -132,7 +145,8 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 
 	a.API = httpapi.New(httpapi.Options{
 		Store: a.Store, Ingest: a.Ingest, OTLP: recv, Auth: a.Auth, Gatherer: a.Registry, Logger: a.log,
-		UI: web.New(web.Options{Store: a.Store, Logger: a.log}),
+		UI:  web.New(web.Options{Store: a.Store, Logger: a.log}),
+		SLO: a.SLO, SLOStore: a.Store, State: a.Store,
 	})
 
 	if a.httpLn, err = listen(opts.HTTPAddr, "--http"); err != nil {
@@ -229,6 +243,26 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.retentionLoop(runCtx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.SLO.Run(runCtx, a.opts.EvalInterval)
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-hup:
+				if err := a.Reload(); err != nil {
+					a.log.Error("config reload failed; keeping the previous configuration", "dir", a.opts.ConfigDir, "err", err)
+				}
+			}
+		}
+	}()
 	lns := []net.Listener{a.httpLn}
 	if a.otlpHTTPLn != nil {
 		lns = append(lns, a.otlpHTTPLn)
@@ -280,6 +314,54 @@ func (a *App) Run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// Reload reads the config directory again and swaps the SLO settings in when the
+// files are valid; on any problem the running configuration stays. Alert states
+// and history are kept across reloads.
+func (a *App) Reload() error {
+	s, err := LoadSettings(a.opts.ConfigDir)
+	if err != nil {
+		return err
+	}
+	a.SLO.SetSettings(s)
+	a.log.Info("config reloaded", "dir", a.opts.ConfigDir, "custom_slos", len(s.Custom))
+	return nil
+}
+
+// LoadSettings reads the SLO settings from a config directory ("" for the
+// built-in defaults only).
+func LoadSettings(dir string) (slo.Settings, error) {
+	if dir == "" {
+		return slo.Settings{Policy: slo.PolicySettings{AtRiskBelow: config.DefaultAtRiskBelow}}, nil
+	}
+	c, err := config.LoadDir(dir)
+	if err != nil {
+		return slo.Settings{}, fmt.Errorf("--config %s:\n%w", dir, err)
+	}
+	return slo.Settings{Custom: c.SLOs, Defaults: c.Defaults, Policy: c.Policy}, nil
+}
+
+// OpenStore opens the PostgreSQL store when db is set, else the embedded SQLite
+// store under dataDir, and returns it with its close function.
+func OpenStore(ctx context.Context, dataDir, db string, log *slog.Logger) (day2.Store, func() error, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	var st day2.Store
+	var err error
+	switch {
+	case isPostgresDSN(db):
+		st, err = postgres.Open(ctx, db, postgres.WithLogger(log))
+	case db != "":
+		return nil, nil, fmt.Errorf("--db %q is not a PostgreSQL connection string: write postgres://user:password@host:5432/dbname (or host=... dbname=...); leave --db empty for the embedded SQLite under --data", redactDSN(db))
+	default:
+		st, err = sqlite.Open(ctx, dataDir, sqlite.WithLogger(log))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, st.Close, nil
 }
 
 // closeAll releases what New opened when New fails half-way.

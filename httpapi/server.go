@@ -12,6 +12,7 @@ import (
 
 	"github.com/day2ops/day2"
 	"github.com/day2ops/day2/auth"
+	"github.com/day2ops/day2/slo"
 )
 
 // Readiness reports whether ingest currently accepts telemetry.
@@ -32,6 +33,12 @@ type Options struct {
 	// UI serves every path not taken by the API; nil leaves them 404.
 	UI     http.Handler
 	Logger *slog.Logger
+	// SLO serves the SLO, gate and override routes; nil leaves them unmounted.
+	SLO *slo.Engine
+	// SLOStore is where SLO charts read rollups.
+	SLOStore slo.RowSource
+	// State keeps overrides, alert history and the audit log.
+	State day2.StateStore
 }
 
 // OTLPHandlers are the OTLP/HTTP receivers.
@@ -81,6 +88,14 @@ func (s *Server) routes() {
 	s.HandleFunc("GET /api/v1/tasks", auth.ScopeRead, s.listTasks)
 	s.HandleFunc("GET /api/v1/tasks/{id}", auth.ScopeRead, s.getTask)
 	s.HandleFunc("GET /api/v1/services", auth.ScopeRead, s.listServices)
+	if s.opts.SLO != nil {
+		s.HandleFunc("GET /api/v1/slos", auth.ScopeRead, s.listSLOs)
+		s.HandleFunc("GET /api/v1/slos/{service}/{slo}", auth.ScopeRead, s.getSLO)
+		s.HandleFunc("GET /api/v1/gate", auth.ScopeRead, s.gate)
+		s.HandleFunc("GET /api/v1/overrides", auth.ScopeRead, s.listOverrides)
+		s.HandleFunc("POST /api/v1/overrides", auth.ScopeAdmin, s.createOverride)
+		s.HandleFunc("GET /api/v1/audit", auth.ScopeRead, s.listAudit)
+	}
 	s.HandleFunc("/api/", auth.ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.log, day2.Errorf(day2.ENotFound, "no API endpoint %s %s; see docs/api.md", r.Method, r.URL.Path))
 	})

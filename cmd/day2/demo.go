@@ -53,6 +53,19 @@ directory removed at exit unless --data is given.`,
 				defer os.RemoveAll(dir)
 				f.data = dir
 			}
+			if f.configDir == "" {
+				// The demo's own SLO config: the four defaults, one custom OpenSLO
+				// SLO and the budget policy.
+				dir, err := os.MkdirTemp("", "day2-demo-config-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				if err := demo.WriteConfig(dir); err != nil {
+					return err
+				}
+				f.configDir = dir
+			}
 			opts, err := f.options()
 			if err != nil {
 				return err
@@ -76,6 +89,7 @@ directory removed at exit unless --data is given.`,
 
 			fmt.Fprintf(out, "day2 is running: open %s\n", a.HTTPURL())
 			fmt.Fprintf(out, "  store: %s   OTLP/HTTP: %s/v1/traces   (Ctrl-C to stop)\n", f.data, a.OTLPHTTPURL())
+			fmt.Fprintf(out, "  SLO config: %s   (day2 slo status --server %s)\n", f.configDir, a.HTTPURL())
 			stats, err := demo.Run(ctx, demo.Config{
 				Endpoint: a.OTLPHTTPURL(),
 				Backfill: bf,
@@ -107,6 +121,10 @@ directory removed at exit unless --data is given.`,
 		},
 	}
 	f.register(cmd.Flags(), false)
+	if fl := cmd.Flags().Lookup("eval-interval"); fl != nil {
+		fl.DefValue = "10s" // the demo's alerts should move while someone watches
+		_ = fl.Value.Set("10s")
+	}
 	cmd.Flags().StringVar(&backfill, "backfill", "1d", "history to send first, with past timestamps (e.g. 28d; 0 for none)")
 	cmd.Flags().StringVar(&duration, "duration", "0", "how long the live fleet runs (0: until Ctrl-C)")
 	cmd.Flags().StringVar(&keep, "keep", "", "after the fleet stops, keep day2 serving this long (e.g. 10m)")

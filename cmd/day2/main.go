@@ -50,6 +50,6 @@ Run it:      day2 serve       (see day2 serve --help)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newDemoCmd(), newBenchCmd(), newAuthCmd(), newValidateCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd(), newBenchCmd(), newAuthCmd(), newValidateCmd(), newGateCmd(), newSLOCmd(), newAdminCmd())
 	return root
 }

@@ -27,6 +27,8 @@ type serveFlags struct {
 	maxQueue                 int
 	logLevel, logFormat      string
 	pprofAddr                string
+	configDir                string
+	evalInterval             string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, otlpDefaults bool) {
@@ -48,6 +50,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, otlpDefaults bool) {
 	fs.IntVar(&f.maxQueue, "max-queue", 50_000, "spans and log records waiting for commit before ingest answers 429")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.configDir, "config", "", "directory of OpenSLO and day2/v1 YAML files (SLOs, defaults, policy); reloaded on SIGHUP")
+	fs.StringVar(&f.evalInterval, "eval-interval", "30s", "how often SLOs and alerts are evaluated")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this loopback address (for performance work)")
 }
 
@@ -63,7 +67,12 @@ func (f *serveFlags) options() (app.Options, error) {
 	if ret <= 0 {
 		return app.Options{}, fmt.Errorf("--retention must be positive, e.g. 35d")
 	}
+	eval, err := day2.ParseDuration(f.evalInterval)
+	if err != nil || eval <= 0 {
+		return app.Options{}, fmt.Errorf("--eval-interval %q must be a positive duration such as 30s", f.evalInterval)
+	}
 	return app.Options{
+		ConfigDir: f.configDir, EvalInterval: eval,
 		HTTPAddr: f.http, OTLPHTTPAddr: f.otlpHTTP, OTLPGRPCAddr: f.otlpGRPC,
 		DataDir: f.data, DB: f.db, AuthFile: f.authFile, Insecure: f.insecure, Retention: ret,
 		Limits:         otlp.Limits{MaxBodyBytes: f.maxBody, MaxAttributes: f.maxAttributes, MaxValueLength: f.maxValueLength},

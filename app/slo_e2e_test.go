@@ -1,0 +1,147 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/day2ops/day2/app"
+)
+
+// sendBackdated exports, through the OTel SDK, perMinute tasks a minute for the
+// given minutes from t0; tasks in minutes where bad(m) is true fail.
+func sendBackdated(t *testing.T, endpoint, service string, t0 time.Time, minutes, perMinute int, bad func(m int) bool) {
+	t.Helper()
+	ctx := context.Background()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithMaxQueueSize(1<<16), sdktrace.WithBlocking()),
+		sdktrace.WithResource(res(service, "1.0.0", "prod")))
+	tr := tp.Tracer("slo-e2e")
+	for m := 0; m < minutes; m++ {
+		for i := 0; i < perMinute; i++ {
+			start := t0.Add(time.Duration(m)*time.Minute + time.Duration(i)*time.Second)
+			_, root := tr.Start(ctx, "triage ticket", trace.WithTimestamp(start))
+			root.AddEvent("outcome", trace.WithTimestamp(start.Add(20*time.Second)), trace.WithAttributes(
+				attribute.Bool("success", !bad(m)), attribute.Bool("escalation", false)))
+			root.End(trace.WithTimestamp(start.Add(20 * time.Second)))
+		}
+	}
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+}
+
+type sloAnswer struct {
+	SLOs []struct {
+		Name        string              `json:"name"`
+		SLI         *float64            `json:"sli"`
+		Objective   float64             `json:"objective"`
+		Window      string              `json:"window"`
+		Status      string              `json:"status"`
+		BurnRates   map[string]*float64 `json:"burn_rates"`
+		ErrorBudget struct {
+			Total, Consumed, Remaining float64
+			RemainingFraction          float64 `json:"remaining_fraction"`
+		} `json:"error_budget"`
+		Alerts []struct {
+			Severity, State string
+			Since           time.Time
+		} `json:"alerts"`
+	} `json:"slos"`
+}
+
+// TestPageAlertThroughOTLPToTheMinute sends three hours of backdated tasks, ten
+// a minute, with a 30-minute total outage after two clean hours, and asks the
+// API as of several times when the task-success page alert fires. With the 28-day
+// SLO's thresholds (13.44 on 1h/5m, 5.6 on 6h/30m) it must start 25 minutes into
+// the outage (25 bad minutes of 60 = 0.417 > 0.403) and stop 55 minutes in, when
+// the 30-minute window has only 5 bad minutes left (0.167 < 0.168).
+func TestPageAlertThroughOTLPToTheMinute(t *testing.T) {
+	a := startApp(t, app.Options{})
+	t0 := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Hour)
+	outage := t0.Add(2 * time.Hour)
+	sendBackdated(t, a.OTLPHTTPURL(), "triage", t0, 180, 10, func(m int) bool { return m >= 120 && m < 150 })
+
+	tests := []struct {
+		after time.Duration
+		page  string
+		since time.Duration
+	}{
+		{-time.Minute, "inactive", 0},
+		{24 * time.Minute, "inactive", 0},
+		{25 * time.Minute, "firing", 25 * time.Minute},
+		{54 * time.Minute, "firing", 25 * time.Minute},
+		{55 * time.Minute, "inactive", 0},
+	}
+	for _, tt := range tests {
+		at := outage.Add(tt.after)
+		var ans sloAnswer
+		getJSON(t, a.HTTPURL()+"/api/v1/slos?"+url.Values{"service": {"triage"}, "at": {at.Format(time.RFC3339)}}.Encode(), &ans)
+		var found bool
+		for _, s := range ans.SLOs {
+			if s.Name != "triage/task-success" {
+				continue
+			}
+			found = true
+			page := s.Alerts[0]
+			if page.Severity != "page" || page.State != tt.page {
+				t.Errorf("outage%+v: page alert %s, want %s (burn 1h %v, 5m %v)", tt.after, page.State, tt.page, fmtRate(s.BurnRates["1h"]), fmtRate(s.BurnRates["5m"]))
+			}
+			if tt.page == "firing" && !page.Since.Equal(outage.Add(tt.since)) {
+				t.Errorf("outage%+v: firing since %s, want outage+%s", tt.after, page.Since.Sub(outage), tt.since)
+			}
+		}
+		if !found {
+			t.Fatalf("no triage/task-success SLO in %+v", ans.SLOs)
+		}
+	}
+
+	// After the outage: 300 failures of 1,800 tasks against a 3% budget of 54.
+	var ans sloAnswer
+	getJSON(t, a.HTTPURL()+"/api/v1/slos?service=triage&at="+url.QueryEscape(t0.Add(3*time.Hour).Format(time.RFC3339)), &ans)
+	for _, s := range ans.SLOs {
+		if s.Name != "triage/task-success" {
+			continue
+		}
+		if s.SLI == nil || fmt.Sprintf("%.6f", *s.SLI) != fmt.Sprintf("%.6f", 1500.0/1800) {
+			t.Errorf("SLI = %v, want %v", s.SLI, 1500.0/1800)
+		}
+		if fmt.Sprintf("%.4f", s.ErrorBudget.Total) != "54.0000" || s.ErrorBudget.Consumed != 300 ||
+			fmt.Sprintf("%.4f", s.ErrorBudget.RemainingFraction) != fmt.Sprintf("%.4f", (0.03-300.0/1800)/0.03) {
+			t.Errorf("budget = %+v, want total 54, consumed 300, remaining fraction %.4f", s.ErrorBudget, (0.03-300.0/1800)/0.03)
+		}
+		if s.Status != "exhausted" {
+			t.Errorf("status = %s, want exhausted", s.Status)
+		}
+	}
+	var gate struct {
+		Allowed bool
+		Policy  string
+		Reasons []string
+	}
+	getJSON(t, a.HTTPURL()+"/api/v1/gate?service=triage&at="+url.QueryEscape(t0.Add(3*time.Hour).Format(time.RFC3339)), &gate)
+	if gate.Allowed || gate.Policy != "frozen" {
+		t.Errorf("gate after the outage = %+v, want blocked and frozen", gate)
+	}
+	getJSON(t, a.HTTPURL()+"/api/v1/gate?service=triage&at="+url.QueryEscape(t0.Add(90*time.Minute).Format(time.RFC3339)), &gate)
+	if !gate.Allowed || gate.Policy != "healthy" {
+		t.Errorf("gate before the outage = %+v, want allowed and healthy", gate)
+	}
+}
+
+func fmtRate(p *float64) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
