@@ -92,3 +92,60 @@ func TestNonLoopbackNeedsAuth(t *testing.T) {
 		t.Fatalf("app.New on 0.0.0.0 without auth: err = %v, want a refusal naming --auth-file", err)
 	}
 }
+
+const adminToken = "admin-token-0123456789abcdef" // admin
+
+func call(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestOverrideLiftsAFreezeAndIsAudited freezes a service with failing tasks,
+// then checks that only an admin can override the freeze, with a reason, and that
+// the override shows in the gate and in the audit log.
+func TestOverrideLiftsAFreezeAndIsAudited(t *testing.T) {
+	authFile, _ := filepath.Abs("../auth/testdata/auth.yaml")
+	a := startApp(t, app.Options{AuthFile: authFile})
+	const tid = "00000000000000000000000000000abc"
+	body := strings.ReplaceAll(string(handJSON(tid)), `{"stringValue":"true"}},{"key":"escalation"`, `{"stringValue":"false"}},{"key":"escalation"`)
+	if code, b := call(t, "POST", a.OTLPHTTPURL()+"/v1/traces", ingestToken, body); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	gate := a.HTTPURL() + "/api/v1/gate?service=invoice-agent"
+	if code, b := call(t, "GET", gate, bobToken, ""); code != 200 || !strings.Contains(b, `"allowed":false`) || !strings.Contains(b, `"policy":"frozen"`) {
+		t.Fatalf("gate before override: %d %s", code, b)
+	}
+	ov := a.HTTPURL() + "/api/v1/overrides"
+	req := `{"service": "invoice-agent", "reason": "security fix for CVE-2026-0001", "duration": "2h"}`
+	if code, b := call(t, "POST", ov, aliceToken, req); code != 403 {
+		t.Fatalf("override by a non-admin: %d %s, want 403", code, b)
+	}
+	if code, b := call(t, "POST", ov, adminToken, `{"service": "invoice-agent", "duration": "2h"}`); code != 400 || !strings.Contains(b, "reason") {
+		t.Fatalf("override without a reason: %d %s, want 400 naming the reason", code, b)
+	}
+	if code, b := call(t, "POST", ov, adminToken, `{"service": "invoice-agent", "reason": "x", "duration": "30d"}`); code != 400 || !strings.Contains(b, "7d") {
+		t.Fatalf("override for 30 days: %d %s, want 400", code, b)
+	}
+	if code, b := call(t, "POST", ov, adminToken, req); code != 201 || !strings.Contains(b, `"actor":"root"`) {
+		t.Fatalf("override by admin: %d %s, want 201", code, b)
+	}
+	if code, b := call(t, "GET", gate, bobToken, ""); code != 200 || !strings.Contains(b, `"allowed":true`) ||
+		!strings.Contains(b, `"policy":"frozen"`) || !strings.Contains(b, "freeze overridden by root") {
+		t.Fatalf("gate after override: %d %s", code, b)
+	}
+	code, b := call(t, "GET", a.HTTPURL()+"/api/v1/audit?action=policy.override", bobToken, "")
+	if code != 200 || !strings.Contains(b, `"actor":"root"`) || !strings.Contains(b, "CVE-2026-0001") || !strings.Contains(b, `"hash":"`) {
+		t.Fatalf("audit: %d %s", code, b)
+	}
+}

@@ -143,9 +143,10 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, err
 	}
 
+	ui := web.New(web.Options{Store: a.Store, SLO: a.SLO, Rollups: a.Store, Auth: a.Auth, Logger: a.log})
 	a.API = httpapi.New(httpapi.Options{
 		Store: a.Store, Ingest: a.Ingest, OTLP: recv, Auth: a.Auth, Gatherer: a.Registry, Logger: a.log,
-		UI:  web.New(web.Options{Store: a.Store, Logger: a.log}),
+		UI: ui, Login: ui.Login(),
 		SLO: a.SLO, SLOStore: a.Store, State: a.Store,
 	})
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +147,121 @@ func fmtRate(p *float64) string {
 		return "none"
 	}
 	return fmt.Sprintf("%.3f", *p)
+}
+
+// TestAlertHistoryIsPersisted moves the engine's clock through an outage and
+// checks that each evaluation tick records the page alert's transitions, with
+// the firing start to the minute, and that they survive in the SLO's history.
+func TestAlertHistoryIsPersisted(t *testing.T) {
+	var now time.Time
+	a := startApp(t, app.Options{Now: func() time.Time { return now }, EvalInterval: time.Hour})
+	t0 := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Hour)
+	outage := t0.Add(2 * time.Hour)
+	sendBackdated(t, a.OTLPHTTPURL(), "triage", t0, 180, 10, func(m int) bool { return m >= 120 && m < 150 })
+
+	for _, step := range []struct {
+		at   time.Duration
+		want string
+	}{{30 * time.Minute, "firing"}, {40 * time.Minute, "firing"}, {70 * time.Minute, "resolved"}} {
+		now = outage.Add(step.at)
+		if _, err := a.SLO.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var ans sloAnswer
+		getJSON(t, a.HTTPURL()+"/api/v1/slos?service=triage", &ans)
+		for _, s := range ans.SLOs {
+			if s.Name == "triage/task-success" && s.Alerts[0].State != step.want {
+				t.Errorf("outage+%v: page alert %s, want %s", step.at, s.Alerts[0].State, step.want)
+			}
+		}
+	}
+	var detail struct {
+		History []struct {
+			Severity, From, To string
+			At                 time.Time
+		} `json:"alert_history"`
+		Series []struct {
+			SLI *float64 `json:"sli"`
+		} `json:"series"`
+	}
+	getJSON(t, a.HTTPURL()+"/api/v1/slos/triage/task-success", &detail)
+	var page []string
+	for _, h := range detail.History {
+		if h.Severity == "page" {
+			page = append(page, h.From+">"+h.To+"@"+h.At.Sub(outage).String())
+		}
+	}
+	// Newest first: resolved at the tick that saw it, firing since outage+25m.
+	want := []string{"firing>resolved@1h10m0s", "inactive>firing@25m0s"}
+	if fmt.Sprint(page) != fmt.Sprint(want) {
+		t.Errorf("page alert history = %v, want %v", page, want)
+	}
+	if len(detail.Series) == 0 {
+		t.Error("the SLO has no chart series")
+	}
+}
+
+// TestConfigReloadKeepsAlertState reloads a changed config directory: a new
+// custom SLO appears, the built-in ones keep their persisted alert history, and
+// a broken file leaves the running configuration in place.
+func TestConfigReloadKeepsAlertState(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("policy.yaml", "apiVersion: day2/v1\nkind: BudgetPolicy\nmetadata: {name: p}\nspec: {at_risk_below: 0.5}\n")
+	var now time.Time
+	a := startApp(t, app.Options{ConfigDir: dir, Now: func() time.Time { return now }, EvalInterval: time.Hour})
+	t0 := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Hour)
+	sendBackdated(t, a.OTLPHTTPURL(), "triage", t0, 180, 10, func(m int) bool { return m >= 120 && m < 150 })
+	now = t0.Add(2*time.Hour + 30*time.Minute)
+	if _, err := a.SLO.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	write("custom.yaml", `apiVersion: openslo/v1
+kind: SLO
+metadata: {name: fast-success}
+spec:
+  service: triage
+  indicator:
+    metadata: {name: fast-success-sli}
+    spec:
+      ratioMetric:
+        good: {metricSource: {type: day2, spec: {event: task_success}}}
+        total: {metricSource: {type: day2, spec: {event: tasks}}}
+  timeWindow: [{duration: 1d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.9}]
+`)
+	if err := a.Reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	var ans sloAnswer
+	getJSON(t, a.HTTPURL()+"/api/v1/slos?service=triage", &ans)
+	names := map[string]string{}
+	for _, s := range ans.SLOs {
+		names[s.Name] = s.Alerts[0].State
+	}
+	if _, ok := names["triage/fast-success"]; !ok {
+		t.Fatalf("after reload the custom SLO is missing: %v", names)
+	}
+	if names["triage/task-success"] != "firing" {
+		t.Errorf("after reload triage/task-success page alert = %q, want firing (state kept)", names["triage/task-success"])
+	}
+
+	write("broken.yaml", "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: Bad_Name}\n")
+	if err := a.Reload(); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+		t.Fatalf("reload of a broken file: err = %v, want a problem naming broken.yaml", err)
+	}
+	getJSON(t, a.HTTPURL()+"/api/v1/slos?service=triage", &ans)
+	found := false
+	for _, s := range ans.SLOs {
+		found = found || s.Name == "triage/fast-success"
+	}
+	if !found {
+		t.Error("a failed reload dropped the running configuration")
+	}
 }
