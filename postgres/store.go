@@ -428,28 +428,8 @@ func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage
 		return day2.TaskPage{}, fmt.Errorf("postgres: list tasks: %w", err)
 	}
 	defer rows.Close()
-	page := day2.TaskPage{Tasks: make([]day2.Task, 0, min(limit, 64))}
-	var sc taskstore.TaskScanner
-	var rawID []byte
-	dest := append([]any{&rawID}, sc.Dest()...)
-	var last taskstore.Cursor
-	for rows.Next() {
-		if len(page.Tasks) == limit {
-			page.NextCursor = last.String()
-			break
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return day2.TaskPage{}, fmt.Errorf("postgres: list tasks: %w", err)
-		}
-		id, err := taskstore.TraceID(rawID)
-		if err != nil {
-			return day2.TaskPage{}, fmt.Errorf("postgres: list tasks: %w", err)
-		}
-		t := sc.Task(id)
-		page.Tasks = append(page.Tasks, t)
-		last = taskstore.Cursor{Start: taskstore.Nanos(t.StartTime), TaskID: id}
-	}
-	if err := rows.Err(); err != nil {
+	page, err := taskstore.ReadTaskPage(rows, limit)
+	if err != nil {
 		return day2.TaskPage{}, fmt.Errorf("postgres: list tasks: %w", err)
 	}
 	return page, nil
@@ -458,24 +438,16 @@ func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage
 // ListServices returns every named service seen, sorted by name; see
 // day2.TaskStore.
 func (s *Store) ListServices(ctx context.Context) ([]day2.ServiceSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT service, environment, version, task_count, first_seen, last_seen
-		FROM service_versions WHERE task_count > 0 ORDER BY service, environment, version`)
+	rows, err := s.pool.Query(ctx, taskstore.ServicesQuery)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list services: %w", err)
 	}
 	defer rows.Close()
-	var vs []taskstore.VersionDelta
-	for rows.Next() {
-		var v taskstore.VersionDelta
-		if err := rows.Scan(&v.Service, &v.Environment, &v.Version, &v.Tasks, &v.FirstSeen, &v.LastSeen); err != nil {
-			return nil, fmt.Errorf("postgres: list services: %w", err)
-		}
-		vs = append(vs, v)
-	}
-	if err := rows.Err(); err != nil {
+	svcs, err := taskstore.ReadServices(rows)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list services: %w", err)
 	}
-	return taskstore.Services(vs), nil
+	return svcs, nil
 }
 
 // PurgeRawBefore drops the raw telemetry of tasks that ended before t; see

@@ -554,3 +554,57 @@ func TraceID(b []byte) (day2.TraceID, error) {
 	copy(id[:], b)
 	return id, nil
 }
+
+// Rows is what both database drivers' result sets offer (*sql.Rows and pgx.Rows).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadTaskPage reads up to limit tasks of a query selecting "task_id, " + Columns
+// with LIMIT limit+1, and sets the next cursor when a further row exists.
+func ReadTaskPage(rows Rows, limit int) (day2.TaskPage, error) {
+	page := day2.TaskPage{Tasks: make([]day2.Task, 0, min(limit, 64))}
+	var sc TaskScanner
+	var rawID []byte
+	dest := append([]any{&rawID}, sc.Dest()...)
+	var last Cursor
+	for rows.Next() {
+		if len(page.Tasks) == limit {
+			page.NextCursor = last.String()
+			break
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return day2.TaskPage{}, err
+		}
+		id, err := TraceID(rawID)
+		if err != nil {
+			return day2.TaskPage{}, err
+		}
+		t := sc.Task(id)
+		page.Tasks = append(page.Tasks, t)
+		last = Cursor{Start: Nanos(t.StartTime), TaskID: id}
+	}
+	return page, rows.Err()
+}
+
+// ServicesQuery selects the per-version task counts that ReadServices reads.
+const ServicesQuery = `SELECT service, environment, version, task_count, first_seen, last_seen
+	FROM service_versions WHERE task_count > 0 ORDER BY service, environment, version`
+
+// ReadServices reads the rows of ServicesQuery into service summaries.
+func ReadServices(rows Rows) ([]day2.ServiceSummary, error) {
+	var vs []VersionDelta
+	for rows.Next() {
+		var v VersionDelta
+		if err := rows.Scan(&v.Service, &v.Environment, &v.Version, &v.Tasks, &v.FirstSeen, &v.LastSeen); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return Services(vs), nil
+}
