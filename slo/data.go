@@ -63,6 +63,19 @@ type row struct {
 	key      day2.RollupKey
 	counters day2.Counters
 	cycle    []byte
+	sk       *sketch.Sketch // cycle, decoded on first use
+}
+
+// sketch returns the row's decoded cycle-time sketch (nil when it has none),
+// decoding it once.
+func (r *row) sketch() *sketch.Sketch {
+	if r.sk == nil && len(r.cycle) > 0 {
+		var s sketch.Sketch
+		if s.UnmarshalBinary(r.cycle) == nil {
+			r.sk = &s
+		}
+	}
+	return r.sk
 }
 
 // Load fetches, per tier, the rows covering every piece of the given intervals
@@ -164,10 +177,34 @@ type Totals struct {
 }
 
 // Sum adds up the rows matching f in [from, to) (minute-aligned), using the
-// coarsest tiers that fit. include, when set, keeps only buckets whose start it
-// accepts (business hours); Load must then have been called with minuteOnly.
+// coarsest tiers that fit, with the merged cycle-time sketch (for quantiles).
+// include, when set, keeps only buckets whose start it accepts (business hours).
 func (d *Data) Sum(f Filter, from, to time.Time, include func(time.Time) bool) Totals {
 	var t Totals
+	d.each(f, from, to, include, func(r *row) {
+		t.Counters.Add(r.counters)
+		t.Cycle.Merge(r.sketch())
+	})
+	return t
+}
+
+// sumCounts adds up the counters of the rows matching f in [from, to) and, when
+// cycleLTE > 0, counts the tasks whose cycle time is at most cycleLTE ms. It merges
+// no sketches, which keeps SLO evaluation cheap.
+func (d *Data) sumCounts(f Filter, from, to time.Time, include func(time.Time) bool, cycleLTE int64) (c day2.Counters, within int64) {
+	d.each(f, from, to, include, func(r *row) {
+		c.Add(r.counters)
+		if cycleLTE > 0 {
+			if s := r.sketch(); s != nil {
+				within += s.CountAtMost(float64(cycleLTE))
+			}
+		}
+	})
+	return c, within
+}
+
+// each calls fn for every row matching f in [from, to).
+func (d *Data) each(f Filter, from, to time.Time, include func(time.Time) bool, fn func(*row)) {
 	top := day2.TierDay
 	if include != nil {
 		top = day2.TierMinute
@@ -181,16 +218,9 @@ func (d *Data) Sum(f Filter, from, to time.Time, include func(time.Time) bool) T
 			if !f.matches(r.key) || (include != nil && !include(r.start)) {
 				continue
 			}
-			t.Counters.Add(r.counters)
-			if len(r.cycle) > 0 {
-				var s sketch.Sketch
-				if s.UnmarshalBinary(r.cycle) == nil {
-					t.Cycle.Merge(&s)
-				}
-			}
+			fn(r)
 		}
 	}
-	return t
 }
 
 func (f Filter) matches(k day2.RollupKey) bool {
@@ -202,10 +232,14 @@ func (f Filter) matches(k day2.RollupKey) bool {
 
 // Count returns the number of events sel picks out of t.
 func (sel Selector) Count(t *Totals) float64 {
-	c := &t.Counters
 	if sel.CycleTimeLTE > 0 {
 		return float64(t.Cycle.CountAtMost(float64(sel.CycleTimeLTE)))
 	}
+	return sel.countOf(&t.Counters)
+}
+
+// countOf returns the events sel picks out of counters (cycle-time bounds aside).
+func (sel Selector) countOf(c *day2.Counters) float64 {
 	switch sel.Event {
 	case EventTasks:
 		return float64(c.Tasks)

@@ -109,8 +109,9 @@ func (e *Engine) Definitions(ctx context.Context, service string) ([]Definition,
 }
 
 // Evaluate computes the status of defs at time at, reading each service's rollups
-// once. Definitions must all belong to one service.
-func (e *Engine) Evaluate(ctx context.Context, service string, defs []Definition, at time.Time) ([]Status, error) {
+// once. Definitions must all belong to one service. withSince also finds when
+// each firing alert began (a scan of up to a day of minutes per alert).
+func (e *Engine) Evaluate(ctx context.Context, service string, defs []Definition, at time.Time, withSince bool) ([]Status, error) {
 	var ivs []Interval
 	for i := range defs {
 		ivs = append(ivs, defs[i].Intervals(at)...)
@@ -123,6 +124,13 @@ func (e *Engine) Evaluate(ctx context.Context, service string, defs []Definition
 	out := make([]Status, 0, len(defs))
 	for i := range defs {
 		st := Evaluate(&defs[i], d, at)
+		if withSince {
+			for j := range st.Alerts {
+				if st.Alerts[j].State == StateFiring {
+					st.Alerts[j].Since = FiringSince(&defs[i], d, at, st.Alerts[j].Severity)
+				}
+			}
+		}
 		if err := d.Err(); err != nil {
 			return nil, fmt.Errorf("load rollups of %s: %w", service, err)
 		}
@@ -142,7 +150,8 @@ func (e *Engine) Status(ctx context.Context, service string, at time.Time, live 
 	}
 	var out []Status
 	for svc, group := range byService(defs) {
-		sts, err := e.Evaluate(ctx, svc, group, at)
+		// Live answers take the start of a firing alert from its persisted state.
+		sts, err := e.Evaluate(ctx, svc, group, at, !live)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +213,7 @@ func (e *Engine) Tick(ctx context.Context) ([]day2.AlertTransition, error) {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
 	now := e.now().UTC()
-	sts, err := e.Status(ctx, "", now, false)
+	sts, err := e.Status(ctx, "", now, true)
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +246,8 @@ func (e *Engine) Tick(ctx context.Context) ([]day2.AlertTransition, error) {
 				State: to, Since: p.Since, Details: details, UpdatedAt: now}
 			if !had || from != to {
 				ns.Since = now
-				if to == StateFiring && !a.Since.IsZero() {
-					ns.Since = a.Since // when the condition began, to the minute
+				if to == StateFiring {
+					ns.Since = e.firingSince(ctx, st, a.Severity, now) // when the condition began, to the minute
 				}
 				if had || to != StateInactive {
 					trans = append(trans, day2.AlertTransition{Key: key, SLO: st.Name, Service: st.Service,
@@ -257,6 +266,22 @@ func (e *Engine) Tick(ctx context.Context) ([]day2.AlertTransition, error) {
 	}
 	e.last.Store(&Snapshot{At: now, Statuses: sts})
 	return trans, nil
+}
+
+// firingSince finds when an alert that Tick sees firing for the first time began.
+func (e *Engine) firingSince(ctx context.Context, st *Status, sev Severity, now time.Time) time.Time {
+	if st.Definition == nil {
+		return now
+	}
+	d, err := Load(ctx, e.st, st.Service, nil, false)
+	if err != nil {
+		return now
+	}
+	since := FiringSince(st.Definition, d, now, sev)
+	if d.Err() != nil {
+		return now
+	}
+	return since
 }
 
 func alertDetails(st *Status, a *AlertStatus) string {

@@ -173,21 +173,19 @@ func (def *Definition) counts(d *Data, from, to time.Time) (good, total float64)
 	}
 	include := def.BusinessHours.includer()
 	ind := &def.Indicator
-	tt := d.Sum(ind.Total.Filter, from, to, include)
-	total = ind.Total.Count(&tt)
+	count := func(sel *Selector) float64 {
+		c, within := d.sumCounts(sel.Filter, from, to, include, sel.CycleTimeLTE)
+		if sel.CycleTimeLTE > 0 {
+			return float64(within)
+		}
+		return sel.countOf(&c)
+	}
+	total = count(&ind.Total)
 	switch {
 	case ind.Good != nil:
-		gt := tt
-		if ind.Good.Filter != ind.Total.Filter {
-			gt = d.Sum(ind.Good.Filter, from, to, include)
-		}
-		good = ind.Good.Count(&gt)
+		good = count(ind.Good)
 	case ind.Bad != nil:
-		bt := tt
-		if ind.Bad.Filter != ind.Total.Filter {
-			bt = d.Sum(ind.Bad.Filter, from, to, include)
-		}
-		good = total - ind.Bad.Count(&bt)
+		good = total - count(ind.Bad)
 	}
 	good = math.Max(0, math.Min(good, total))
 	return good, total
@@ -252,7 +250,8 @@ func (bh *BusinessHours) Contains(t time.Time) bool {
 }
 
 // Evaluate computes the SLO's status at time at from rollup data loaded for
-// def.Intervals(at). Only buckets before at (minute-aligned) count, so the answer
+// def.Intervals(at). Firing alerts carry no Since: FiringSince finds it, for the
+// callers that need it (it scans up to a day of minutes). Only buckets before at (minute-aligned) count, so the answer
 // is what day2 would have said at that time, given the data that has since
 // arrived for that past.
 func Evaluate(def *Definition, d *Data, at time.Time) Status {
@@ -289,7 +288,6 @@ func Evaluate(def *Definition, d *Data, at time.Time) Status {
 		if pair, ok := def.firingPair(d, to, sev); ok {
 			a.State = StateFiring
 			a.Windows = pair.Long.String() + "/" + pair.Short.String()
-			a.Since = def.firingSince(d, to, sev)
 		}
 		st.Alerts = append(st.Alerts, a)
 	}
@@ -331,13 +329,15 @@ func (def *Definition) burnsAt(d *Data, from, to time.Time, threshold float64) b
 	return ok && r >= threshold
 }
 
-// maxLookback bounds how far back firingSince searches for the start of an alert.
+// maxLookback bounds how far back FiringSince searches for the start of an alert.
 const maxLookback = 24 * time.Hour
 
-// firingSince finds the minute the alert of severity sev began firing, looking
-// back minute by minute while it held, at most maxLookback. It builds per-minute
-// good and total counts once and slides every window over their prefix sums.
-func (def *Definition) firingSince(d *Data, to time.Time, sev Severity) time.Time {
+// FiringSince finds the minute the alert of severity sev, firing at at, began
+// firing, looking back minute by minute while it held, at most maxLookback. It
+// reads the minute rows once into per-minute counts and slides every window over
+// their prefix sums.
+func FiringSince(def *Definition, d *Data, at time.Time, sev Severity) time.Time {
+	to := at.Truncate(time.Minute)
 	var longest time.Duration
 	var pairs []WindowPair
 	for _, p := range def.Pairs() {
@@ -350,14 +350,12 @@ func (def *Definition) firingSince(d *Data, to time.Time, sev Severity) time.Tim
 		return to
 	}
 	start := to.Add(-maxLookback - longest)
-	d.ensure(0, start, to)
 	n := int(to.Sub(start) / time.Minute)
+	good, total := def.minuteCounts(d, start, n)
 	G := make([]float64, n+1) // prefix sums of good events per minute
 	T := make([]float64, n+1)
 	for i := 0; i < n; i++ {
-		m := start.Add(time.Duration(i) * time.Minute)
-		g, t := def.counts(d, m, m.Add(time.Minute))
-		G[i+1], T[i+1] = G[i]+g, T[i]+t
+		G[i+1], T[i+1] = G[i]+good[i], T[i]+total[i]
 	}
 	burns := func(end int, w time.Duration, th float64) bool {
 		k := end - int(w/time.Minute)
@@ -388,4 +386,46 @@ func (def *Definition) firingSince(d *Data, to time.Time, sev Severity) time.Tim
 		since = start.Add(time.Duration(end) * time.Minute)
 	}
 	return since
+}
+
+// minuteCounts returns good and total events for each of the n minutes from
+// start, in one pass over the minute rows of each selector.
+func (def *Definition) minuteCounts(d *Data, start time.Time, n int) (good, total []float64) {
+	include := def.BusinessHours.includer()
+	if include == nil {
+		include = func(time.Time) bool { return true } // forces minute rows
+	}
+	end := start.Add(time.Duration(n) * time.Minute)
+	per := func(sel *Selector) []float64 {
+		out := make([]float64, n)
+		d.each(sel.Filter, start, end, include, func(r *row) {
+			i := int(r.start.Sub(start) / time.Minute)
+			if sel.CycleTimeLTE > 0 {
+				if sk := r.sketch(); sk != nil {
+					out[i] += float64(sk.CountAtMost(float64(sel.CycleTimeLTE)))
+				}
+				return
+			}
+			out[i] += sel.countOf(&r.counters)
+		})
+		return out
+	}
+	ind := &def.Indicator
+	total = per(&ind.Total)
+	switch {
+	case ind.Good != nil:
+		good = per(ind.Good)
+	case ind.Bad != nil:
+		bad := per(ind.Bad)
+		good = make([]float64, n)
+		for i := range good {
+			good[i] = total[i] - bad[i]
+		}
+	default:
+		good = make([]float64, n)
+	}
+	for i := range good {
+		good[i] = math.Max(0, math.Min(good[i], total[i]))
+	}
+	return good, total
 }

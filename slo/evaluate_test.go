@@ -2,6 +2,7 @@ package slo_test
 
 import (
 	"context"
+	"sort"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 // memRollups is an in-memory rollup source built from per-minute task counts; it
 // aggregates hours and days from the minutes as the stores do.
 type memRollups struct {
-	rows [3]map[time.Time]*day2.RollupRow
+	rows   [3]map[time.Time]*day2.RollupRow
+	sorted [3][]*day2.RollupRow // by start, rebuilt after adds
 }
 
 func newMem() *memRollups {
@@ -43,10 +45,18 @@ func (m *memRollups) add(t time.Time, n, good int64, cycleMS float64) {
 }
 
 func (m *memRollups) RollupRows(_ context.Context, service string, tier day2.RollupTier, from, to time.Time) ([]day2.RollupRow, error) {
+	if len(m.sorted[tier]) != len(m.rows[tier]) {
+		m.sorted[tier] = m.sorted[tier][:0]
+		for _, r := range m.rows[tier] {
+			m.sorted[tier] = append(m.sorted[tier], r)
+		}
+		sort.Slice(m.sorted[tier], func(i, j int) bool { return m.sorted[tier][i].Start.Before(m.sorted[tier][j].Start) })
+	}
+	rows := m.sorted[tier]
 	var out []day2.RollupRow
-	for start, r := range m.rows[tier] {
-		if r.Key.Service == service && !start.Before(from) && start.Before(to) {
-			out = append(out, *r)
+	for i := sort.Search(len(rows), func(i int) bool { return !rows[i].Start.Before(from) }); i < len(rows) && rows[i].Start.Before(to); i++ {
+		if rows[i].Key.Service == service {
+			out = append(out, *rows[i])
 		}
 	}
 	return out, nil
@@ -59,7 +69,13 @@ func evaluate(t *testing.T, m *memRollups, def slo.Definition, at time.Time) slo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slo.Evaluate(&def, d, at)
+	st := slo.Evaluate(&def, d, at)
+	for i := range st.Alerts {
+		if st.Alerts[i].State == slo.StateFiring {
+			st.Alerts[i].Since = slo.FiringSince(&def, d, at, st.Alerts[i].Severity)
+		}
+	}
+	return st
 }
 
 func taskSuccess() slo.Definition {

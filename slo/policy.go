@@ -97,7 +97,7 @@ func (e *Engine) Gate(ctx context.Context, service, environment string, at time.
 	if environment != "" {
 		defs = forEnvironment(defs, environment)
 	}
-	sts, err := e.Evaluate(ctx, service, defs, at)
+	sts, err := e.Evaluate(ctx, service, defs, at, !live || environment != "")
 	if err != nil {
 		return GateDecision{}, err
 	}
