@@ -159,6 +159,7 @@ func (t RollupTier) String() string {
 // (package sketch), empty when none.
 type RollupRow struct {
 	Key      RollupKey
+	Tier     RollupTier
 	Start    time.Time
 	Counters Counters
 	Cycle    []byte
@@ -169,7 +170,16 @@ type RollupStore interface {
 	// RollupRows returns the rows of service in tier whose bucket starts in
 	// [from, to), in no particular order.
 	RollupRows(ctx context.Context, service string, tier RollupTier, from, to time.Time) ([]RollupRow, error)
+	// RollupRanges returns the rows of service in several (tier, range) pairs at
+	// once: what an SLO evaluation needs, in one round trip.
+	RollupRanges(ctx context.Context, service string, ranges []RollupRange) ([]RollupRow, error)
 	// RebuildRollups recomputes every rollup from the stored tasks, exactly, and
 	// returns the number of tasks read.
 	RebuildRollups(ctx context.Context) (int64, error)
+}
+
+// RollupRange is the buckets of one tier starting in [From, To).
+type RollupRange struct {
+	Tier     RollupTier
+	From, To time.Time
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -254,4 +255,34 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// RollupRanges returns the rows of service in every (tier, range) pair with one
+// query; see day2.RollupStore.
+func (s *Store) RollupRanges(ctx context.Context, service string, ranges []day2.RollupRange) ([]day2.RollupRow, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	args, err := taskstore.RangesArgs(service, ranges)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, taskstore.RangesQuery(len(ranges), func(i int) string { return "$" + strconv.Itoa(i+1) }), args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: rollup ranges of %q: %w", service, err)
+	}
+	defer rows.Close()
+	var out []day2.RollupRow
+	var sc taskstore.RollupScanner
+	dest := sc.Dest()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("postgres: rollup ranges of %q: %w", service, err)
+		}
+		out = append(out, sc.Row())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: rollup ranges of %q: %w", service, err)
+	}
+	return out, nil
 }

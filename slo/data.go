@@ -92,12 +92,40 @@ func Load(ctx context.Context, src RowSource, service string, intervals []Interv
 			need[p.tier] = append(need[p.tier], Interval{p.from, p.to})
 		}
 	}
+	var ranges []day2.RollupRange
 	for tier := range need {
 		for _, iv := range mergeIntervals(need[tier]) {
-			d.ensure(day2.RollupTier(tier), iv.From, iv.To)
+			ranges = append(ranges, day2.RollupRange{Tier: day2.RollupTier(tier), From: iv.From, To: iv.To})
 		}
 	}
+	if rs, ok := src.(RangeSource); ok && len(ranges) > 1 {
+		// One round trip for every range instead of one per range.
+		rows, err := rs.RollupRanges(ctx, service, ranges)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			d.tiers[r.Tier] = append(d.tiers[r.Tier], row{start: r.Start, key: r.Key, counters: r.Counters, cycle: r.Cycle})
+		}
+		for _, rg := range ranges {
+			d.loaded[rg.Tier] = mergeIntervals(append(d.loaded[rg.Tier], Interval{rg.From, rg.To}))
+		}
+		for tier := range d.tiers {
+			rows := d.tiers[tier]
+			sort.Slice(rows, func(i, j int) bool { return rows[i].start.Before(rows[j].start) })
+		}
+		return d, nil
+	}
+	for _, rg := range ranges {
+		d.ensure(rg.Tier, rg.From, rg.To)
+	}
 	return d, d.err
+}
+
+// RangeSource reads several tier ranges of a service in one query; Load uses it
+// when the source offers it.
+type RangeSource interface {
+	RollupRanges(ctx context.Context, service string, ranges []day2.RollupRange) ([]day2.RollupRow, error)
 }
 
 // ensure makes sure the rows of tier in [from, to) are in memory, fetching only

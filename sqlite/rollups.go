@@ -311,3 +311,38 @@ func fillRollups(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// RollupRanges returns the rows of service in every (tier, range) pair with one
+// query; see day2.RollupStore.
+func (s *Store) RollupRanges(ctx context.Context, service string, ranges []day2.RollupRange) ([]day2.RollupRow, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	args, err := taskstore.RangesArgs(service, ranges)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, taskstore.RangesQuery(len(ranges), func(int) string { return "?" }), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rollup ranges of %q: %w", service, err)
+	}
+	defer rows.Close()
+	out, err := scanRollupRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rollup ranges of %q: %w", service, err)
+	}
+	return out, nil
+}
+
+func scanRollupRows(rows taskstore.Rows) ([]day2.RollupRow, error) {
+	var out []day2.RollupRow
+	var sc taskstore.RollupScanner
+	dest := sc.Dest()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, sc.Row())
+	}
+	return out, rows.Err()
+}

@@ -597,6 +597,44 @@ func testRollupRowsRange(t *testing.T, open func(t *testing.T) day2.TaskStore) {
 	}
 	_, err := rs.RollupRows(bg, "a", day2.RollupTier(7), T0, T0.Add(time.Hour))
 	checkCode(t, "RollupRows of an unknown tier", err, day2.EInvalid)
+
+	// RollupRanges answers several ranges at once with exactly the rows the
+	// single-range reads give, each row tagged with its tier.
+	ranges := []day2.RollupRange{
+		{Tier: day2.TierMinute, From: T0.Add(2 * time.Minute), To: T0.Add(4 * time.Minute)},
+		{Tier: day2.TierHour, From: T0, To: T0.Add(time.Hour)},
+		{Tier: day2.TierDay, From: T0.Add(-24 * time.Hour), To: T0},
+		{Tier: day2.TierMinute, From: T0.Add(5 * time.Minute), To: T0.Add(6 * time.Minute)},
+	}
+	got, err := rs.RollupRanges(bg, "a", ranges)
+	if err != nil {
+		t.Fatalf("RollupRanges: %v", err)
+	}
+	var want []day2.RollupRow
+	for _, rg := range ranges {
+		rows, err := rs.RollupRows(bg, "a", rg.Tier, rg.From, rg.To)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, rows...)
+	}
+	key := func(r day2.RollupRow) string {
+		return fmt.Sprintf("%d/%d/%v/%d", r.Tier, r.Start.UnixNano(), r.Key, r.Counters.Seen)
+	}
+	gotKeys, wantKeys := make([]string, 0, len(got)), make([]string, 0, len(want))
+	for _, r := range got {
+		gotKeys = append(gotKeys, key(r))
+	}
+	for _, r := range want {
+		wantKeys = append(wantKeys, key(r))
+	}
+	slices.Sort(gotKeys)
+	slices.Sort(wantKeys)
+	if len(wantKeys) != 5 || !slices.Equal(gotKeys, wantKeys) {
+		t.Errorf("RollupRanges = %v, want %v (5 rows)", gotKeys, wantKeys)
+	}
+	_, err = rs.RollupRanges(bg, "a", []day2.RollupRange{{Tier: 9, From: T0, To: T0.Add(time.Hour)}})
+	checkCode(t, "RollupRanges of an unknown tier", err, day2.EInvalid)
 }
 
 func testConcurrentRollups(t *testing.T, open func(t *testing.T) day2.TaskStore) {

@@ -246,7 +246,37 @@ func (s *RollupScanner) Scanned() RollupBucket {
 // row's own: database/sql and pgx both copy a value scanned into a []byte.
 func (s *RollupScanner) Row() day2.RollupRow {
 	b := s.Scanned()
-	return day2.RollupRow{Key: b.Key, Start: time.Unix(0, b.Start).UTC(), Counters: s.Counters, Cycle: s.Cycle}
+	return day2.RollupRow{Key: b.Key, Tier: b.Tier, Start: time.Unix(0, b.Start).UTC(), Counters: s.Counters, Cycle: s.Cycle}
+}
+
+// RangesQuery returns a query reading the rollup rows of one service in n
+// (tier, range) pairs; ph(i) renders the i-th (0-based) placeholder. Its
+// arguments are RangesArgs.
+func RangesQuery(n int, ph func(int) string) string {
+	var b strings.Builder
+	b.WriteString("SELECT " + RollupKeyColumns + ", " + RollupCounterColumns + ", cycle FROM rollups WHERE service = " + ph(0) + " AND (")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		k := 1 + 3*i
+		b.WriteString("(tier = " + ph(k) + " AND bucket_start >= " + ph(k+1) + " AND bucket_start < " + ph(k+2) + ")")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// RangesArgs returns the arguments of RangesQuery, after checking the tiers.
+func RangesArgs(service string, ranges []day2.RollupRange) ([]any, error) {
+	args := make([]any, 0, 1+3*len(ranges))
+	args = append(args, service)
+	for _, r := range ranges {
+		if err := CheckTier(r.Tier); err != nil {
+			return nil, err
+		}
+		args = append(args, int16(r.Tier), ClampNanos(r.From), ClampNanos(r.To))
+	}
+	return args, nil
 }
 
 // CheckTier returns an EInvalid error for a tier that is not one of day2's.
