@@ -41,7 +41,11 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 	if sts == nil {
 		sts = []slo.Status{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"at": at, "slos": sts})
+	evaluated := at
+	if len(sts) > 0 {
+		evaluated = sts[0].At
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"at": at, "evaluated_at": evaluated, "slos": sts})
 }
 
 func (s *Server) getSLO(w http.ResponseWriter, r *http.Request) {

@@ -40,6 +40,7 @@ type Engine struct {
 	settings atomic.Pointer[Settings]
 	last     atomic.Pointer[Snapshot]
 	tickMu   sync.Mutex
+	interval atomic.Int64 // of Run, in nanoseconds; 0 when not running
 }
 
 // Snapshot is the result of the latest periodic evaluation.
@@ -68,6 +69,7 @@ func (e *Engine) SetSettings(s Settings) {
 		s.Policy.AtRiskBelow = 0.25
 	}
 	e.settings.Store(&s)
+	e.last.Store(nil) // evaluated under the old settings
 }
 
 // Settings returns the current configuration.
@@ -143,7 +145,20 @@ func (e *Engine) Evaluate(ctx context.Context, service string, defs []Definition
 // Status evaluates the SLOs of service ("" for all) at time at. When live is true
 // (no at= asked), the persisted alert states (with "resolved" and the time of
 // the last change) replace the computed ones.
+//
+// The live view of every service is served from the latest periodic evaluation
+// while it is younger than the evaluation interval, as a dashboard polling it
+// should not re-read every rollup on each poll; Snapshot says when that was.
 func (e *Engine) Status(ctx context.Context, service string, at time.Time, live bool) ([]Status, error) {
+	if snap := e.last.Load(); live && service == "" && snap != nil {
+		if iv := time.Duration(e.interval.Load()); iv > 0 && e.now().Sub(snap.At) < iv {
+			return append([]Status(nil), snap.Statuses...), nil
+		}
+	}
+	return e.evaluateAll(ctx, service, at, live)
+}
+
+func (e *Engine) evaluateAll(ctx context.Context, service string, at time.Time, live bool) ([]Status, error) {
 	defs, err := e.Definitions(ctx, service)
 	if err != nil {
 		return nil, err
@@ -213,7 +228,7 @@ func (e *Engine) Tick(ctx context.Context) ([]day2.AlertTransition, error) {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
 	now := e.now().UTC()
-	sts, err := e.Status(ctx, "", now, true)
+	sts, err := e.evaluateAll(ctx, "", now, true)
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +315,8 @@ func alertDetails(st *Status, a *AlertStatus) string {
 
 // Run ticks every interval until ctx ends.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) {
+	e.interval.Store(int64(interval))
+	defer e.interval.Store(0)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -250,31 +250,29 @@ func (s *RollupScanner) Row() day2.RollupRow {
 }
 
 // RangesQuery returns a query reading the rollup rows of one service in n
-// (tier, range) pairs; ph(i) renders the i-th (0-based) placeholder. Its
-// arguments are RangesArgs.
+// (tier, range) pairs, as a UNION ALL of primary-key range scans; ph(i) renders
+// the i-th (0-based) placeholder. Its arguments are RangesArgs.
 func RangesQuery(n int, ph func(int) string) string {
 	var b strings.Builder
-	b.WriteString("SELECT " + RollupKeyColumns + ", " + RollupCounterColumns + ", cycle FROM rollups WHERE service = " + ph(0) + " AND (")
 	for i := 0; i < n; i++ {
 		if i > 0 {
-			b.WriteString(" OR ")
+			b.WriteString(" UNION ALL ")
 		}
-		k := 1 + 3*i
-		b.WriteString("(tier = " + ph(k) + " AND bucket_start >= " + ph(k+1) + " AND bucket_start < " + ph(k+2) + ")")
+		k := 4 * i
+		b.WriteString("SELECT " + RollupKeyColumns + ", " + RollupCounterColumns + ", cycle FROM rollups WHERE service = " + ph(k) +
+			" AND tier = " + ph(k+1) + " AND bucket_start >= " + ph(k+2) + " AND bucket_start < " + ph(k+3))
 	}
-	b.WriteString(")")
 	return b.String()
 }
 
 // RangesArgs returns the arguments of RangesQuery, after checking the tiers.
 func RangesArgs(service string, ranges []day2.RollupRange) ([]any, error) {
-	args := make([]any, 0, 1+3*len(ranges))
-	args = append(args, service)
+	args := make([]any, 0, 4*len(ranges))
 	for _, r := range ranges {
 		if err := CheckTier(r.Tier); err != nil {
 			return nil, err
 		}
-		args = append(args, int16(r.Tier), ClampNanos(r.From), ClampNanos(r.To))
+		args = append(args, service, int16(r.Tier), ClampNanos(r.From), ClampNanos(r.To))
 	}
 	return args, nil
 }
