@@ -6,6 +6,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,7 +32,11 @@ type Options struct {
 	// Gatherer serves /metrics; nil leaves it unmounted.
 	Gatherer prometheus.Gatherer
 	// UI serves every path not taken by the API; nil leaves them 404.
-	UI     http.Handler
+	UI http.Handler
+	// Login serves the UI's GET and POST /login and POST /logout without a
+	// token. When set, a browser loading a UI page without a valid token is
+	// sent to /login instead of being answered 401.
+	Login  http.Handler
 	Logger *slog.Logger
 	// SLO serves the SLO, gate and override routes; nil leaves them unmounted.
 	SLO *slo.Engine
@@ -107,8 +112,16 @@ func (s *Server) routes() {
 	if s.opts.Gatherer != nil {
 		s.Handle("GET /metrics", auth.ScopeRead, promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)}))
 	}
+	if s.opts.Login != nil {
+		s.mux.Handle("/login", s.opts.Login)
+		s.mux.Handle("/logout", s.opts.Login)
+	}
 	if s.opts.UI != nil {
-		s.Handle("/", auth.ScopeRead, s.opts.UI)
+		ui := s.opts.Auth.Require(auth.ScopeRead)(s.opts.UI)
+		if s.opts.Login != nil {
+			ui = loginRedirect(s.opts.Auth, ui)
+		}
+		s.mux.Handle("/", ui)
 	}
 }
 
@@ -124,4 +137,23 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// loginRedirect sends a browser that loads a UI page (GET or HEAD, no
+// Authorization header) without a valid token cookie to the login page, and
+// passes every other request on to next, whose middleware answers it.
+func loginRedirect(a *auth.Authenticator, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.IsOpen() && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Authorization") == "" {
+			c, err := r.Cookie(auth.CookieName)
+			if err == nil {
+				_, err = a.AuthenticateToken(c.Value)
+			}
+			if err != nil {
+				http.Redirect(w, r, "/login?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -1,166 +1,173 @@
-// Package web serves day2's dashboard: server-rendered html/template pages embedded
-// in the binary, so `go build` needs nothing else.
+// Package web serves day2's dashboard: server-rendered html/template pages and
+// server-drawn SVG charts, embedded in the binary, with no JavaScript, so `go build`
+// needs nothing else and every page works in any browser, a Teams tab included.
+//
+// The pages are the overview (are we reliable, and what is trending?), the SLO
+// list and one page per SLO, the task list and one page per task with its span
+// waterfall, and the login page. Every page's state is in its URL, so any view
+// can be bookmarked or pinned. docs/dashboard.md says what each number means and
+// how it is computed.
 package web
 
 import (
 	"embed"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
-	"strings"
+	"net/url"
 	"time"
 
 	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/auth"
+	"github.com/day2ops/day2/slo"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-// Options configure the UI.
+// Options configure the UI. Store and SLO are required.
 type Options struct {
-	Store  day2.TaskStore
+	// Store holds the tasks, the services seen and the alert history.
+	Store day2.Store
+	// SLO evaluates the SLOs shown on the overview and the SLO pages.
+	SLO *slo.Engine
+	// Rollups is where capacity, cost and release figures are summed from; nil
+	// means Store.
+	Rollups slo.RowSource
+	// Auth checks the token given on the login page; nil means a server without
+	// tokens, where the login page only says that none is needed.
+	Auth *auth.Authenticator
+	// Logger receives rendering and store errors; nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// UI is the dashboard's HTTP handler.
+// UI is the dashboard's HTTP handler. The handler itself expects to be mounted
+// behind the read scope; Login returns the part that must be reachable without
+// a token.
 type UI struct {
-	store day2.TaskStore
-	log   *slog.Logger
-	tmpl  *template.Template
-	mux   *http.ServeMux
+	store   day2.Store
+	engine  *slo.Engine
+	rollups slo.RowSource
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	tmpl    *template.Template
+	mux     *http.ServeMux
+	login   http.Handler
 }
 
-// New parses the embedded templates and returns the UI handler.
+// New parses the embedded templates and returns the UI handler. It panics when
+// Store or SLO is missing, which is a wiring mistake.
 func New(opts Options) *UI {
-	u := &UI{store: opts.Store, log: opts.Logger, mux: http.NewServeMux()}
+	if opts.Store == nil || opts.SLO == nil {
+		panic("web.New: Options.Store and Options.SLO are required")
+	}
+	u := &UI{store: opts.Store, engine: opts.SLO, rollups: opts.Rollups, auth: opts.Auth, log: opts.Logger, mux: http.NewServeMux()}
+	if u.rollups == nil {
+		u.rollups = opts.Store
+	}
 	if u.log == nil {
 		u.log = slog.Default()
 	}
-	u.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"ts":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-		"boolstr": boolText,
-		"ms":      msText,
-		"deref":   func(b *bool) bool { return b != nil && *b },
-	}).ParseFS(templateFS, "templates/*.html"))
+	if u.auth == nil {
+		u.auth = auth.Open()
+	}
+	u.tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
 	u.mux.HandleFunc("GET /{$}", u.overview)
+	u.mux.HandleFunc("GET /slos", u.sloList)
+	u.mux.HandleFunc("GET /slos/{service}/{slo}", u.sloPage)
+	u.mux.HandleFunc("GET /tasks", u.taskList)
 	u.mux.HandleFunc("GET /tasks/{id}", u.task)
+	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		u.fail(w, r, day2.Errorf(day2.ENotFound, "there is no page at %s; start from the overview", r.URL.Path))
+	})
+	u.login = u.loginHandler()
 	return u
 }
 
 // ServeHTTP implements http.Handler.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
 
-type overviewPage struct {
-	Services []day2.ServiceSummary
-	Tasks    []day2.Task
-	Service  string
+// Login returns the handler of GET and POST /login and POST /logout, which must
+// be mounted where no token is needed: it is how a browser gets one.
+func (u *UI) Login() http.Handler { return u.login }
+
+var funcs = template.FuncMap{
+	"pct":       pct,
+	"pctp":      pctp,
+	"count":     count,
+	"num":       num,
+	"seconds":   seconds,
+	"stamp":     stamp,
+	"stampSec":  stampSec,
+	"human":     human,
+	"ms":        msText,
+	"yesno":     boolText,
+	"add":       func(a, b int) int { return a + b },
+	"mul16":     func(a int) int { return 16 * a },
+	"deref":     func(b *bool) bool { return b != nil && *b },
+	"objective": objective,
+	"count64":   func(f float64) string { return count(int64(math.Round(f))) },
+	"budgetLeft": func(st *slo.Status) string {
+		if st.NoData {
+			return "untouched (no events in the window)"
+		}
+		return budgetText(st) + " left"
+	},
+	// set returns q with k set to v, encoded for a link.
+	"set": func(q url.Values, k, v string) string {
+		c := url.Values{}
+		for key, vs := range q {
+			c[key] = vs
+		}
+		c.Set(k, v)
+		return c.Encode()
+	},
 }
 
-func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
-	svcs, err := u.store.ListServices(r.Context())
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	svc := r.URL.Query().Get("service")
-	page, err := u.store.ListTasks(r.Context(), day2.TaskFilter{Service: svc, Limit: 50})
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	u.render(w, "overview.html", overviewPage{Services: svcs, Tasks: page.Tasks, Service: svc})
+// chrome is what every page's frame shows: the title, the active section, and
+// who is signed in.
+type chrome struct {
+	Title   string
+	Section string // overview, slos, tasks
+	User    string // empty when the server runs without tokens
+	Refresh int    // seconds between automatic reloads; 0 for none
+	Now     time.Time
 }
 
-type spanRow struct {
-	Span       day2.Span
-	Depth      int
-	OffsetPct  float64
-	WidthPct   float64
-	DurationMS float64
-	Failed     bool
-}
-
-type taskPage struct {
-	Task      day2.Task
-	Rows      []spanRow
-	Logs      []day2.LogRecord
-	RawPurged bool
-}
-
-func (u *UI) task(w http.ResponseWriter, r *http.Request) {
-	id, err := day2.ParseTraceID(strings.ToLower(r.PathValue("id")))
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	d, err := u.store.GetTask(r.Context(), id)
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	u.render(w, "task.html", taskPage{Task: d.Task, Rows: waterfall(d.Data.Spans), Logs: d.Data.Logs, RawPurged: d.RawPurged})
-}
-
-// waterfall orders spans depth-first under their parents and places each on a
-// time axis spanning the whole trace.
-func waterfall(spans []day2.Span) []spanRow {
-	if len(spans) == 0 {
-		return nil
-	}
-	lo, hi := spans[0].Start, spans[0].End
-	byID := map[day2.SpanID]bool{}
-	children := map[day2.SpanID][]int{}
-	for _, s := range spans {
-		lo, hi = min(lo, s.Start), max(hi, s.End)
-		byID[s.SpanID] = true
-	}
-	var roots []int
-	for i, s := range spans {
-		if !s.ParentSpanID.IsZero() && byID[s.ParentSpanID] && s.ParentSpanID != s.SpanID {
-			children[s.ParentSpanID] = append(children[s.ParentSpanID], i)
-		} else {
-			roots = append(roots, i)
+func (u *UI) chrome(r *http.Request, title, section string) chrome {
+	c := chrome{Title: title, Section: section, Now: u.engine.Now().UTC()}
+	if !u.auth.IsOpen() {
+		if id, ok := auth.FromContext(r.Context()); ok {
+			c.User = id.Name
 		}
 	}
-	total := float64(max(hi-lo, 1))
-	var rows []spanRow
-	seen := map[int]bool{}
-	var walk func(idx []int, depth int)
-	walk = func(idx []int, depth int) {
-		sortByStart(spans, idx)
-		for _, i := range idx {
-			if seen[i] {
-				continue
-			}
-			seen[i] = true
-			s := spans[i]
-			rows = append(rows, spanRow{
-				Span: s, Depth: depth,
-				OffsetPct:  100 * float64(s.Start-lo) / total,
-				WidthPct:   max(0.3, 100*float64(s.End-s.Start)/total),
-				DurationMS: float64(s.End-s.Start) / 1e6,
-				Failed:     s.StatusCode == day2.StatusError || s.Attrs.Str("status") == "error",
-			})
-			walk(children[s.SpanID], depth+1)
-		}
-	}
-	walk(roots, 0)
-	return rows
+	return c
 }
 
-func sortByStart(spans []day2.Span, idx []int) {
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && spans[idx[j]].Start < spans[idx[j-1]].Start; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
+// setHeaders sets the headers of every HTML answer: no script may run, and
+// forms post only to day2 itself. Frames are allowed, for Teams tabs.
+func setHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
 }
 
-func (u *UI) render(w http.ResponseWriter, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+func (u *UI) render(w http.ResponseWriter, status int, name string, data any) {
+	setHeaders(w)
+	w.WriteHeader(status)
 	if err := u.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		u.log.Error("render page", "page", name, "err", err)
 	}
+}
+
+type errorPage struct {
+	chrome
+	Status  int
+	Message string
 }
 
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -170,13 +177,27 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case day2.EInvalid:
 		status = http.StatusBadRequest
+	case day2.EUnavailable, day2.EOverloaded:
+		status = http.StatusServiceUnavailable
 	}
 	if status >= 500 {
 		u.log.Error("page failed", "path", r.URL.Path, "err", err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = u.tmpl.ExecuteTemplate(w, "error.html", day2.ErrorMessage(err))
+	u.render(w, status, "error.html", errorPage{chrome: u.chrome(r, "Error", ""), Status: status, Message: day2.ErrorMessage(err)})
+}
+
+// link returns path with the query of the key/value pairs whose value is set.
+func link(path string, kv ...string) string {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
 }
 
 func boolText(b *bool, yes, no string) string {
@@ -193,5 +214,5 @@ func msText(p *int64) string {
 	if p == nil {
 		return "–"
 	}
-	return (time.Duration(*p) * time.Millisecond).Round(100 * time.Millisecond).String()
+	return seconds(float64(*p))
 }
