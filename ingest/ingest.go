@@ -27,7 +27,12 @@ type Options struct {
 	MaxCommitItems int
 	// CommitTimeout bounds one commit. Default 30s.
 	CommitTimeout time.Duration
-	Logger        *slog.Logger
+	// Linger is how long the writer waits for more requests when fewer than
+	// LingerItems are queued, so that concurrent exporters share one commit (one
+	// fsync, one update of each rollup row). Default 5ms; negative disables.
+	Linger      time.Duration
+	LingerItems int
+	Logger      *slog.Logger
 	// Registerer receives the pipeline's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 }
@@ -41,6 +46,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 30 * time.Second
+	}
+	if o.Linger == 0 {
+		o.Linger = 10 * time.Millisecond
+	}
+	if o.LingerItems <= 0 {
+		o.LingerItems = 8000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -223,6 +234,12 @@ func (p *Pipeline) drain() {
 func (p *Pipeline) commitFrom(first *request) {
 	reqs := []*request{first}
 	items := first.items
+	var linger <-chan time.Time
+	if p.opts.Linger > 0 && items < p.opts.LingerItems && !p.closing.Load() {
+		t := time.NewTimer(p.opts.Linger)
+		defer t.Stop()
+		linger = t.C
+	}
 	for items < p.opts.MaxCommitItems {
 		select {
 		case r := <-p.queue:
@@ -230,6 +247,16 @@ func (p *Pipeline) commitFrom(first *request) {
 			items += r.items
 			continue
 		default:
+		}
+		if linger == nil || items >= p.opts.LingerItems {
+			break
+		}
+		select {
+		case r := <-p.queue:
+			reqs = append(reqs, r)
+			items += r.items
+			continue
+		case <-linger:
 		}
 		break
 	}
