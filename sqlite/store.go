@@ -17,6 +17,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -27,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,8 +88,18 @@ type Store struct {
 	checkpointsDone chan struct{}
 
 	lookup, putMany, putOne, upsertVersion, dropVersion, purge *sql.Stmt
-	rollup                                                     rollupStmts
-	rollupRows                                                 *sql.Stmt // on rdb
+	lookupByID                                                 *sql.Stmt
+
+	// Tasks created since the last index flush are found through recent, not
+	// the task_ids table (see 0004_task_ids.sql). nextID and indexedThrough are
+	// guarded by mu; recent by idsMu, as readers consult it too.
+	nextID         int64
+	indexedThrough int64
+	lastFlush      time.Time
+	idsMu          sync.RWMutex
+	recent         map[day2.TraceID]int64
+	rollup         rollupStmts
+	rollupRows     *sql.Stmt // on rdb
 }
 
 var (
@@ -161,6 +173,9 @@ func (s *Store) open(ctx context.Context, o options) error {
 	if err := migrate(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", s.path, err)
 	}
+	if err := s.loadRecentIDs(ctx); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
 
 	if s.rdb, err = sql.Open("sqlite", s.dsn(false)); err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
@@ -182,7 +197,8 @@ func (s *Store) open(ctx context.Context, o options) error {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.lookup, "SELECT id, task_id, " + taskstore.Columns + ", raw, raw_purged FROM tasks WHERE task_id IN (" + in + ")"},
+		{&s.lookup, "SELECT t.id, t.task_id, " + taskstore.Columns + ", raw, raw_purged FROM task_ids i JOIN tasks t ON t.id = i.id WHERE i.task_id IN (" + in + ")"},
+		{&s.lookupByID, "SELECT id, task_id, " + taskstore.Columns + ", raw, raw_purged FROM tasks WHERE id IN (" + in + ")"},
 		{&s.putMany, putQuery(putRows)},
 		{&s.putOne, putQuery(1)},
 		{&s.upsertVersion, `INSERT INTO service_versions (service, environment, version, task_count, first_seen, last_seen)
@@ -220,7 +236,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lookup, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows} {
+	for _, st := range []*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -313,37 +329,219 @@ func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.Co
 	}
 	defer func() { _ = tx.Rollback() }()
 
+	if err := s.syncRecentIDs(ctx, tx); err != nil {
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
+	}
 	stored, err := s.readStored(ctx, tx, groups)
 	if err != nil {
 		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
 	}
 	plan := taskstore.Prepare(groups, stored)
+	next := s.nextID
+	for i := range plan.Inserts {
+		next++
+		plan.Inserts[i].ID = next
+	}
 	if err := s.write(ctx, tx, &plan); err != nil {
 		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: commit: %w", err)
 	}
+	s.nextID = next
+	if len(plan.Inserts) > 0 {
+		s.idsMu.Lock()
+		for _, c := range plan.Inserts {
+			s.recent[c.TraceID] = c.ID
+		}
+		s.idsMu.Unlock()
+	}
+	if n := len(s.recent); n >= flushIDs || (n > 0 && time.Since(s.lastFlush) >= flushEvery) {
+		if err := s.flushIDs(ctx); err != nil {
+			// The ids stay in recent and are retried after the next commit.
+			s.log.Warn("sqlite: index new task ids", "err", err)
+		}
+	}
 	res.Add(plan.Result)
 	return res, nil
+}
+
+// Index flushes: at most this many new tasks, or this long, between them.
+const (
+	flushIDs   = 100_000
+	flushEvery = 5 * time.Second
+)
+
+// syncRecentIDs adds to recent the tasks another Store on the same file created
+// since this one last wrote (rows after nextID), inside the write transaction
+// that serializes the two.
+func (s *Store) syncRecentIDs(ctx context.Context, tx *sql.Tx) error {
+	var last int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM tasks").Scan(&last); err != nil {
+		return fmt.Errorf("read last task id: %w", err)
+	}
+	if last <= s.nextID {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, task_id FROM tasks WHERE id > ?", s.nextID)
+	if err != nil {
+		return fmt.Errorf("read task ids of other writers: %w", err)
+	}
+	defer rows.Close()
+	s.idsMu.Lock()
+	defer s.idsMu.Unlock()
+	for rows.Next() {
+		var id int64
+		var raw []byte
+		if err := rows.Scan(&id, &raw); err != nil {
+			return fmt.Errorf("read task ids of other writers: %w", err)
+		}
+		tid, err := taskstore.TraceID(raw)
+		if err != nil {
+			return fmt.Errorf("read task ids of other writers: %w", err)
+		}
+		s.recent[tid] = id
+	}
+	s.nextID = last
+	return rows.Err()
+}
+
+// loadRecentIDs reads the index watermark and the ids of the tasks after it.
+func (s *Store) loadRecentIDs(ctx context.Context) error {
+	if err := s.wdb.QueryRowContext(ctx, "SELECT indexed_through FROM task_ids_state").Scan(&s.indexedThrough); err != nil {
+		return fmt.Errorf("read task id watermark: %w", err)
+	}
+	if err := s.wdb.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM tasks").Scan(&s.nextID); err != nil {
+		return fmt.Errorf("read last task id: %w", err)
+	}
+	rows, err := s.wdb.QueryContext(ctx, "SELECT id, task_id FROM tasks WHERE id > ?", s.indexedThrough)
+	if err != nil {
+		return fmt.Errorf("read unindexed task ids: %w", err)
+	}
+	defer rows.Close()
+	s.recent = make(map[day2.TraceID]int64)
+	for rows.Next() {
+		var id int64
+		var raw []byte
+		if err := rows.Scan(&id, &raw); err != nil {
+			return fmt.Errorf("read unindexed task ids: %w", err)
+		}
+		tid, err := taskstore.TraceID(raw)
+		if err != nil {
+			return fmt.Errorf("read unindexed task ids: %w", err)
+		}
+		s.recent[tid] = id
+	}
+	s.lastFlush = time.Now()
+	return rows.Err()
+}
+
+// flushIDs inserts the ids of the tasks in recent into task_ids, sorted, in one
+// transaction, then forgets them. Called with mu held.
+func (s *Store) flushIDs(ctx context.Context) error {
+	s.idsMu.RLock()
+	type entry struct {
+		tid day2.TraceID
+		id  int64
+	}
+	entries := make([]entry, 0, len(s.recent))
+	through := s.indexedThrough
+	for tid, id := range s.recent {
+		entries = append(entries, entry{tid, id})
+		through = max(through, id)
+	}
+	s.idsMu.RUnlock()
+	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.tid[:], b.tid[:]) })
+
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	const perStmt = 100
+	// Another Store on the same file may have indexed some of these already.
+	many, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO task_ids (task_id, id) VALUES "+strings.TrimSuffix(strings.Repeat("(?, ?),", perStmt), ","))
+	if err != nil {
+		return err
+	}
+	defer many.Close()
+	one, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO task_ids (task_id, id) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	defer one.Close()
+	args := make([]any, 0, 2*perStmt)
+	for len(entries) > 0 {
+		n := perStmt
+		stmt := many
+		if len(entries) < perStmt {
+			n, stmt = 1, one
+		}
+		args = args[:0]
+		for _, e := range entries[:n] {
+			args = append(args, e.tid[:], e.id)
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		entries = entries[n:]
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE task_ids_state SET indexed_through = max(indexed_through, ?)", through); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.idsMu.Lock()
+	for tid, id := range s.recent {
+		if id <= through {
+			delete(s.recent, tid)
+		}
+	}
+	s.idsMu.Unlock()
+	s.indexedThrough = through
+	s.lastFlush = time.Now()
+	return nil
 }
 
 // readStored returns the stored rows of the batch's tasks, looked up lookupChunk
 // ids per query.
 func (s *Store) readStored(ctx context.Context, tx *sql.Tx, groups []day2.TaskData) (map[day2.TraceID]*taskstore.Stored, error) {
-	stmt := tx.StmtContext(ctx, s.lookup)
+	// Tasks created since the last index flush are looked up by row id, the
+	// others through task_ids.
+	var byID, byTrace []any
+	s.idsMu.RLock()
+	for i := range groups {
+		if id, ok := s.recent[groups[i].TraceID]; ok {
+			byID = append(byID, id)
+		} else {
+			byTrace = append(byTrace, groups[i].TraceID[:])
+		}
+	}
+	s.idsMu.RUnlock()
 	stored := make(map[day2.TraceID]*taskstore.Stored)
+	if err := s.readChunks(ctx, tx.StmtContext(ctx, s.lookupByID), byID, stored); err != nil {
+		return nil, err
+	}
+	if err := s.readChunks(ctx, tx.StmtContext(ctx, s.lookup), byTrace, stored); err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// readChunks runs stmt (lookupChunk placeholders) over keys, adding the rows to stored.
+func (s *Store) readChunks(ctx context.Context, stmt *sql.Stmt, keys []any, stored map[day2.TraceID]*taskstore.Stored) error {
 	args := make([]any, lookupChunk)
 	var sc taskstore.TaskScanner
-	for from := 0; from < len(groups); from += lookupChunk {
-		chunk := groups[from:min(from+lookupChunk, len(groups))]
+	for from := 0; from < len(keys); from += lookupChunk {
+		chunk := keys[from:min(from+lookupChunk, len(keys))]
 		for i := range args {
-			// A short last chunk repeats its last id; IN ignores repeats.
-			args[i] = chunk[min(i, len(chunk)-1)].TraceID[:]
+			// A short last chunk repeats its last key; IN ignores repeats.
+			args[i] = chunk[min(i, len(chunk)-1)]
 		}
 		rows, err := stmt.QueryContext(ctx, args...)
 		if err != nil {
-			return nil, fmt.Errorf("look up stored tasks: %w", err)
+			return fmt.Errorf("look up stored tasks: %w", err)
 		}
 		for rows.Next() {
 			st := &taskstore.Stored{}
@@ -351,24 +549,24 @@ func (s *Store) readStored(ctx context.Context, tx *sql.Tx, groups []day2.TaskDa
 			dest := append([]any{&st.ID, &rawID}, sc.Dest()...)
 			if err := rows.Scan(append(dest, &st.Raw, &st.Purged)...); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("read stored task: %w", err)
+				return fmt.Errorf("read stored task: %w", err)
 			}
 			id, err := taskstore.TraceID(rawID)
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("read stored task: %w", err)
+				return fmt.Errorf("read stored task: %w", err)
 			}
 			st.Task = sc.Task(id)
 			stored[id] = st
 		}
 		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("look up stored tasks: %w", err)
+			return fmt.Errorf("look up stored tasks: %w", err)
 		}
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("look up stored tasks: %w", err)
+			return fmt.Errorf("look up stored tasks: %w", err)
 		}
 	}
-	return stored, nil
+	return nil
 }
 
 // putQuery returns the statement that writes n tasks: new ones (id NULL) are
@@ -456,8 +654,24 @@ func (s *Store) GetTask(ctx context.Context, id day2.TraceID) (day2.TaskDetail, 
 	var sc taskstore.TaskScanner
 	var raw []byte
 	var purged bool
-	err := s.rdb.QueryRowContext(ctx, "SELECT "+taskstore.Columns+", raw, raw_purged FROM tasks WHERE task_id = ?", id[:]).
-		Scan(append(sc.Dest(), &raw, &purged)...)
+	s.idsMu.RLock()
+	rowID, recent := s.recent[id]
+	s.idsMu.RUnlock()
+	var row *sql.Row
+	if recent {
+		row = s.rdb.QueryRowContext(ctx, "SELECT "+taskstore.Columns+", raw, raw_purged FROM tasks WHERE id = ?", rowID)
+	} else {
+		// The flush writes task_ids before it forgets an id, so a task is always
+		// in recent or in task_ids.
+		row = s.rdb.QueryRowContext(ctx, "SELECT "+taskstore.Columns+", raw, raw_purged FROM task_ids i JOIN tasks t ON t.id = i.id WHERE i.task_id = ?", id[:])
+	}
+	err := row.Scan(append(sc.Dest(), &raw, &purged)...)
+	if errors.Is(err, sql.ErrNoRows) && !recent {
+		// Another Store on the file may have created it since its last index
+		// flush: look among the tasks not indexed yet.
+		err = s.rdb.QueryRowContext(ctx, "SELECT "+taskstore.Columns+", raw, raw_purged FROM tasks WHERE id > (SELECT indexed_through FROM task_ids_state) AND task_id = ?", id[:]).
+			Scan(append(sc.Dest(), &raw, &purged)...)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return day2.TaskDetail{}, day2.Errorf(day2.ENotFound, "task %s not found", id)
 	}

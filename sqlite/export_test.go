@@ -1,0 +1,17 @@
+package sqlite
+
+import "context"
+
+// FlushIDs runs an index flush now, for tests.
+func (s *Store) FlushIDs(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushIDs(ctx)
+}
+
+// RecentIDs returns how many tasks are not in task_ids yet, for tests.
+func (s *Store) RecentIDs() int {
+	s.idsMu.RLock()
+	defer s.idsMu.RUnlock()
+	return len(s.recent)
+}
