@@ -264,7 +264,7 @@ func (s *Store) Close() error {
 }
 
 // checkpointInterval is how often the WAL is copied back into the database.
-const checkpointInterval = 500 * time.Millisecond
+const checkpointInterval = 2 * time.Second
 
 // walRestartFrames is the WAL length (in pages) past which a checkpoint waits for
 // readers so the WAL can start over, keeping the file bounded under constant load.
