@@ -128,11 +128,10 @@ func Summarize(d *TaskData) Task {
 	var prompts, completions, genai, blockedPrompt, blockedCompletion, blockedGenAI int
 	for i := range d.Spans {
 		s := &d.Spans[i]
-		op := s.Attrs.Str("gen_ai.operation.name")
 		switch {
-		case s.Name == "llm.prompt", s.Name == "llm.completion", llmOperations[op]:
-			in, _ := s.Attrs.Int("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "input_tokens", "prompt_tokens")
-			out, _ := s.Attrs.Int("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "output_tokens", "completion_tokens")
+		case IsLLMSpan(s):
+			in, _ := InputTokens(s.Attrs)
+			out, _ := OutputTokens(s.Attrs)
 			t.InputTokens += in
 			t.OutputTokens += out
 			blocked := safetyBlocked(s.Attrs)
@@ -153,18 +152,18 @@ func Summarize(d *TaskData) Task {
 					blockedGenAI++
 				}
 			}
-			if rateLimited(s) {
+			if RateLimited(s) {
 				t.RateLimitHits++
 			}
-		case s.Name == "llm.tool", op == "execute_tool":
+		case IsToolSpan(s):
 			t.ToolCalls++
-			if toolFailed(s) {
+			if ToolFailed(s) {
 				t.ToolFailures++
 			}
 			if r, ok := s.Attrs.Int("retries"); ok && r > 0 {
 				t.ToolRetries += int(r)
 			}
-			if rateLimited(s) {
+			if RateLimited(s) {
 				t.RateLimitHits++
 			}
 		}
@@ -277,7 +276,32 @@ func safetyBlocked(a Attrs) bool {
 	return false
 }
 
-func toolFailed(s *Span) bool {
+// IsLLMSpan reports whether s is a model call: the seed's llm.prompt or
+// llm.completion, or a GenAI span whose operation is chat, text_completion,
+// generate_content or embeddings.
+func IsLLMSpan(s *Span) bool {
+	return s.Name == "llm.prompt" || s.Name == "llm.completion" || llmOperations[s.Attrs.Str("gen_ai.operation.name")]
+}
+
+// IsToolSpan reports whether s is a tool call: the seed's llm.tool or a GenAI
+// execute_tool span.
+func IsToolSpan(s *Span) bool {
+	return s.Name == "llm.tool" || s.Attrs.Str("gen_ai.operation.name") == "execute_tool"
+}
+
+// InputTokens returns a model call's input tokens under any of the names in use.
+func InputTokens(a Attrs) (int64, bool) {
+	return a.Int("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "input_tokens", "prompt_tokens")
+}
+
+// OutputTokens returns a model call's output tokens under any of the names in use.
+func OutputTokens(a Attrs) (int64, bool) {
+	return a.Int("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "output_tokens", "completion_tokens")
+}
+
+// ToolFailed reports whether a tool call failed: attribute status "error", span
+// status ERROR, or error.type set.
+func ToolFailed(s *Span) bool {
 	if s.StatusCode == StatusError {
 		return true
 	}
@@ -288,7 +312,8 @@ func toolFailed(s *Span) bool {
 	return hasErr
 }
 
-func rateLimited(s *Span) bool {
+// RateLimited reports whether a call was answered HTTP 429.
+func RateLimited(s *Span) bool {
 	code, ok := s.Attrs.Int("http_status", "http.response.status_code", "http.status_code")
 	if ok && code == 429 {
 		return true

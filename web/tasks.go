@@ -272,8 +272,6 @@ const (
 	roleOther = "span"
 )
 
-var llmOperations = map[string]bool{"chat": true, "text_completion": true, "generate_content": true, "embeddings": true}
-
 type spanRow struct {
 	Span       day2.Span
 	Role       string
@@ -416,17 +414,16 @@ func waterfall(spans []day2.Span) (rows []spanRow, lo, hi int64) {
 // classify sets the row's role and its status details.
 func classify(row *spanRow, s *day2.Span) {
 	a := s.Attrs
-	op := a.Str("gen_ai.operation.name")
 	switch {
-	case s.Name == "llm.prompt" || s.Name == "llm.completion" || llmOperations[op]:
+	case day2.IsLLMSpan(s):
 		row.Role = roleLLM
 		row.Model = a.Str("gen_ai.request.model", "gen_ai.response.model", "model")
-		in, okIn := a.Int("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "input_tokens", "prompt_tokens")
-		out, okOut := a.Int("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "output_tokens", "completion_tokens")
+		in, okIn := day2.InputTokens(a)
+		out, okOut := day2.OutputTokens(a)
 		if okIn || okOut {
 			row.Tokens = count(in) + " in / " + count(out) + " out"
 		}
-	case s.Name == "llm.tool" || op == "execute_tool":
+	case day2.IsToolSpan(s):
 		row.Role = roleTool
 		row.Tool = a.Str("gen_ai.tool.name", "tool.name")
 		if r, ok := a.Int("retries"); ok {
@@ -444,11 +441,13 @@ func classify(row *spanRow, s *day2.Span) {
 	if strings.Contains(s.Name, row.Tool) {
 		row.Tool = ""
 	}
-	st := a.Str("status")
-	_, hasErr := a.Get("error.type")
-	row.Failed = s.StatusCode == day2.StatusError || st == "error" || st == "ERROR" || (row.Role == roleTool && hasErr)
-	code, ok := a.Int("http_status", "http.response.status_code", "http.status_code")
-	row.RateLimit = (ok && code == 429) || a.Str("error.type") == "429"
+	if row.Role == roleTool {
+		row.Failed = day2.ToolFailed(s)
+	} else {
+		st := a.Str("status")
+		row.Failed = s.StatusCode == day2.StatusError || st == "error" || st == "ERROR"
+	}
+	row.RateLimit = day2.RateLimited(s)
 	switch {
 	case row.Failed:
 		row.StatusText = "✕ error"
