@@ -170,16 +170,8 @@ func (s *Store) RollupRows(ctx context.Context, service string, tier day2.Rollup
 		return nil, fmt.Errorf("postgres: rollup rows of %q: %w", service, err)
 	}
 	defer rows.Close()
-	var out []day2.RollupRow
-	var sc taskstore.RollupScanner
-	dest := sc.Dest()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("postgres: rollup rows of %q: %w", service, err)
-		}
-		out = append(out, sc.Row())
-	}
-	if err := rows.Err(); err != nil {
+	out, err := taskstore.ReadRollupRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: rollup rows of %q: %w", service, err)
 	}
 	return out, nil
@@ -272,16 +264,8 @@ func (s *Store) RollupRanges(ctx context.Context, service string, ranges []day2.
 		return nil, fmt.Errorf("postgres: rollup ranges of %q: %w", service, err)
 	}
 	defer rows.Close()
-	var out []day2.RollupRow
-	var sc taskstore.RollupScanner
-	dest := sc.Dest()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("postgres: rollup ranges of %q: %w", service, err)
-		}
-		out = append(out, sc.Row())
-	}
-	if err := rows.Err(); err != nil {
+	out, err := taskstore.ReadRollupRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: rollup ranges of %q: %w", service, err)
 	}
 	return out, nil

@@ -215,16 +215,8 @@ func (s *Store) RollupRows(ctx context.Context, service string, tier day2.Rollup
 		return nil, fmt.Errorf("sqlite: rollup rows of %q: %w", service, err)
 	}
 	defer rows.Close()
-	var out []day2.RollupRow
-	var sc taskstore.RollupScanner
-	dest := sc.Dest()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("sqlite: rollup rows of %q: %w", service, err)
-		}
-		out = append(out, sc.Row())
-	}
-	if err := rows.Err(); err != nil {
+	out, err := taskstore.ReadRollupRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: rollup rows of %q: %w", service, err)
 	}
 	return out, nil
@@ -327,22 +319,9 @@ func (s *Store) RollupRanges(ctx context.Context, service string, ranges []day2.
 		return nil, fmt.Errorf("sqlite: rollup ranges of %q: %w", service, err)
 	}
 	defer rows.Close()
-	out, err := scanRollupRows(rows)
+	out, err := taskstore.ReadRollupRows(rows)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rollup ranges of %q: %w", service, err)
 	}
 	return out, nil
-}
-
-func scanRollupRows(rows taskstore.Rows) ([]day2.RollupRow, error) {
-	var out []day2.RollupRow
-	var sc taskstore.RollupScanner
-	dest := sc.Dest()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		out = append(out, sc.Row())
-	}
-	return out, rows.Err()
 }

@@ -249,6 +249,21 @@ func (s *RollupScanner) Row() day2.RollupRow {
 	return day2.RollupRow{Key: b.Key, Tier: b.Tier, Start: time.Unix(0, b.Start).UTC(), Counters: s.Counters, Cycle: s.Cycle}
 }
 
+// ReadRollupRows reads the rows of a query selecting RollupKeyColumns,
+// RollupCounterColumns and cycle.
+func ReadRollupRows(rows Rows) ([]day2.RollupRow, error) {
+	var out []day2.RollupRow
+	var sc RollupScanner
+	dest := sc.Dest()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, sc.Row())
+	}
+	return out, rows.Err()
+}
+
 // RangesQuery returns a query reading the rollup rows of one service in n
 // (tier, range) pairs, as a UNION ALL of primary-key range scans; ph(i) renders
 // the i-th (0-based) placeholder. Its arguments are RangesArgs.
