@@ -58,10 +58,6 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// CommitFunc observes every successful commit with the result and the batch; the
-// SLO engine hangs its rollups here. It runs on the writer goroutine.
-type CommitFunc func(ctx context.Context, r day2.CommitResult)
-
 type request struct {
 	batch []day2.TaskData
 	items int
@@ -71,14 +67,13 @@ type request struct {
 // Pipeline is the bounded, group-committing ingest queue. It implements the
 // otlp.Sink interface.
 type Pipeline struct {
-	store    day2.TaskStore
-	opts     Options
-	queue    chan *request
-	queued   atomic.Int64
-	closing  atomic.Bool
-	once     sync.Once
-	stopped  chan struct{}
-	onCommit []CommitFunc
+	store   day2.TaskStore
+	opts    Options
+	queue   chan *request
+	queued  atomic.Int64
+	closing atomic.Bool
+	once    sync.Once
+	stopped chan struct{}
 
 	mQueued     prometheus.GaugeFunc
 	mCommits    prometheus.Counter
@@ -123,9 +118,6 @@ func New(store day2.TaskStore, opts Options) *Pipeline {
 	}
 	return p
 }
-
-// OnCommit registers f to be called after every successful commit. Call it before Run.
-func (p *Pipeline) OnCommit(f CommitFunc) { p.onCommit = append(p.onCommit, f) }
 
 // Accepting reports whether Submit currently takes new batches: the pipeline is
 // running and its queue is not full.
@@ -296,8 +288,5 @@ func (p *Pipeline) commit(batch []day2.TaskData) error {
 	p.mDuplicates.WithLabelValues("logs").Add(float64(res.DuplicateLogs))
 	p.mTasks.WithLabelValues("created").Add(float64(res.TasksCreated))
 	p.mTasks.WithLabelValues("updated").Add(float64(res.TasksUpdated))
-	for _, f := range p.onCommit {
-		f(ctx, res)
-	}
 	return nil
 }

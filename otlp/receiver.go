@@ -117,18 +117,34 @@ type signal struct {
 	response func(rej Rejections, asJSON bool) ([]byte, error)
 }
 
+// unmarshal decodes an OTLP export request from JSON or protobuf.
+func unmarshal(req interface {
+	UnmarshalJSON([]byte) error
+	UnmarshalProto([]byte) error
+}, body []byte, asJSON bool) error {
+	if asJSON {
+		return req.UnmarshalJSON(body)
+	}
+	return req.UnmarshalProto(body)
+}
+
+// marshal encodes an OTLP export response as JSON or protobuf.
+func marshal(resp interface {
+	MarshalJSON() ([]byte, error)
+	MarshalProto() ([]byte, error)
+}, asJSON bool) ([]byte, error) {
+	if asJSON {
+		return resp.MarshalJSON()
+	}
+	return resp.MarshalProto()
+}
+
 var tracesSignal = &signal{
 	name: "traces",
 	noun: "spans",
 	decode: func(body []byte, asJSON bool, lim Limits) ([]day2.TaskData, Rejections, error) {
 		req := ptraceotlp.NewExportRequest()
-		var err error
-		if asJSON {
-			err = req.UnmarshalJSON(body)
-		} else {
-			err = req.UnmarshalProto(body)
-		}
-		if err != nil {
+		if err := unmarshal(&req, body, asJSON); err != nil {
 			return nil, Rejections{}, err
 		}
 		tasks, rej := TracesToTasks(req.Traces(), lim)
@@ -136,10 +152,7 @@ var tracesSignal = &signal{
 	},
 	response: func(rej Rejections, asJSON bool) ([]byte, error) {
 		resp := tracesResponse(rej)
-		if asJSON {
-			return resp.MarshalJSON()
-		}
-		return resp.MarshalProto()
+		return marshal(&resp, asJSON)
 	},
 }
 
@@ -149,13 +162,7 @@ var logsSignal = &signal{
 	logs: true,
 	decode: func(body []byte, asJSON bool, lim Limits) ([]day2.TaskData, Rejections, error) {
 		req := plogotlp.NewExportRequest()
-		var err error
-		if asJSON {
-			err = req.UnmarshalJSON(body)
-		} else {
-			err = req.UnmarshalProto(body)
-		}
-		if err != nil {
+		if err := unmarshal(&req, body, asJSON); err != nil {
 			return nil, Rejections{}, err
 		}
 		tasks, rej := LogsToTasks(req.Logs(), lim)
@@ -163,10 +170,7 @@ var logsSignal = &signal{
 	},
 	response: func(rej Rejections, asJSON bool) ([]byte, error) {
 		resp := logsResponse(rej)
-		if asJSON {
-			return resp.MarshalJSON()
-		}
-		return resp.MarshalProto()
+		return marshal(&resp, asJSON)
 	},
 }
 

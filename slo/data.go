@@ -258,14 +258,6 @@ func (f Filter) matches(k day2.RollupKey) bool {
 		(f.BusinessProcess == "" || f.BusinessProcess == k.BusinessProcess)
 }
 
-// Count returns the number of events sel picks out of t.
-func (sel Selector) Count(t *Totals) float64 {
-	if sel.CycleTimeLTE > 0 {
-		return float64(t.Cycle.CountAtMost(float64(sel.CycleTimeLTE)))
-	}
-	return sel.countOf(&t.Counters)
-}
-
 // countOf returns the events sel picks out of counters (cycle-time bounds aside).
 func (sel Selector) countOf(c *day2.Counters) float64 {
 	switch sel.Event {
