@@ -58,3 +58,37 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// Duration is a time.Duration written as ParseDuration reads it ("90s", "15m",
+// "28d") in YAML and JSON documents. It marshals back in Go's form ("1h0m0s")
+// except for whole days, written as "Nd".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d as MarshalText does.
+func (d Duration) String() string {
+	td := time.Duration(d)
+	if td > 0 && td%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
+	}
+	return td.String()
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler; negative durations are
+// refused.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return Errorf(EInvalid, "duration %q is negative; durations count forward (e.g. 15m)", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}

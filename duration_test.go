@@ -36,3 +36,23 @@ func TestParseDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestDurationText(t *testing.T) {
+	for in, want := range map[string]string{"15m": "15m0s", "28d": "28d", "1h30m": "1h30m0s", "90s": "1m30s"} {
+		var d day2.Duration
+		if err := d.UnmarshalText([]byte(in)); err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if got := d.String(); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+		var back day2.Duration
+		if err := back.UnmarshalText([]byte(d.String())); err != nil || back != d {
+			t.Errorf("%q does not round-trip: %v %v", in, back, err)
+		}
+	}
+	var d day2.Duration
+	if err := d.UnmarshalText([]byte("-5m")); err == nil {
+		t.Error("a negative duration was accepted")
+	}
+}
