@@ -259,4 +259,5 @@ type Store interface {
 	TaskStore
 	RollupStore
 	StateStore
+	RecordStore
 }

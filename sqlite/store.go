@@ -100,6 +100,11 @@ type Store struct {
 	recent         map[day2.TraceID]int64
 	rollup         rollupStmts
 	rollupRows     *sql.Stmt // on rdb
+
+	// Record writes waiting for the group commit (see records.go).
+	recMu      sync.Mutex
+	recQueue   []*recordWrite
+	recLeading bool
 }
 
 var (

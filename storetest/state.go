@@ -15,11 +15,12 @@ import (
 // packages sqlite and postgres are.
 type StateStore interface {
 	day2.StateStore
+	day2.RecordStore
 	Close() error
 }
 
-// RunState runs the conformance suite of day2.StateStore against the stores open
-// returns, under the same rules as Run: the first call of open in a test returns
+// RunState runs the conformance suite of day2.StateStore and day2.RecordStore
+// against the stores open returns, under the same rules as Run: the first call of open in a test returns
 // a store on a new, empty database, later calls in that test more stores on the
 // same database. exec runs a statement on the database of the test's stores,
 // bypassing them, as someone tampering with the audit log would; it fails t on
@@ -48,6 +49,12 @@ func RunState(t *testing.T, open func(t *testing.T) StateStore, exec func(t *tes
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.run(t, open, exec)
+		})
+	}
+	for _, tt := range recordTests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, open)
 		})
 	}
 }

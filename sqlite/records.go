@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/internal/statestore"
+)
+
+// Writes of records are group-committed: a caller of PutRecords that finds no
+// commit in progress becomes the leader and commits its own write together with
+// every write queued meanwhile, one transaction (and one fsync) for all, each
+// write in its own savepoint so that one failing write does not undo the
+// others. Many small concurrent writes (approval requests, flag evaluations'
+// audit entries) then cost one disk flush per batch rather than one each.
+
+var _ day2.RecordStore = (*Store)(nil)
+
+// recordWrite is one PutRecords call waiting to be committed.
+type recordWrite struct {
+	ctx   context.Context
+	recs  []day2.Record
+	audit []day2.AuditEntry
+	err   error
+	done  chan struct{}
+}
+
+// PutRecords stores recs and appends audit atomically; see day2.RecordStore.
+func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2.AuditEntry) ([]day2.Record, []day2.AuditEntry, error) {
+	audit, err := statestore.Records(recs, audit, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(recs) == 0 && len(audit) == 0 {
+		return nil, nil, nil
+	}
+	w := &recordWrite{ctx: ctx, recs: append([]day2.Record(nil), recs...), audit: audit, done: make(chan struct{})}
+	s.recMu.Lock()
+	s.recQueue = append(s.recQueue, w)
+	lead := !s.recLeading
+	s.recLeading = true
+	s.recMu.Unlock()
+	if lead {
+		s.leadRecordCommits()
+	}
+	<-w.done
+	if w.err != nil {
+		return nil, nil, w.err
+	}
+	return w.recs, w.audit, nil
+}
+
+// leadRecordCommits commits queued writes, batch after batch, until the queue
+// is empty, then gives up the lead.
+func (s *Store) leadRecordCommits() {
+	for {
+		s.recMu.Lock()
+		batch := s.recQueue
+		s.recQueue = nil
+		if len(batch) == 0 {
+			s.recLeading = false
+			s.recMu.Unlock()
+			return
+		}
+		s.recMu.Unlock()
+		s.commitRecords(batch)
+		for _, w := range batch {
+			close(w.done)
+		}
+	}
+}
+
+// commitRecords writes a batch in one transaction, each write in a savepoint.
+func (s *Store) commitRecords(batch []*recordWrite) {
+	now := time.Now()
+	err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
+		for _, w := range batch {
+			if err := w.ctx.Err(); err != nil {
+				w.err = err
+				continue
+			}
+			if _, err := tx.Exec("SAVEPOINT put_records"); err != nil {
+				return err
+			}
+			if w.err = putRecords(tx, w, now); w.err != nil {
+				if _, err := tx.Exec("ROLLBACK TO put_records"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec("RELEASE put_records"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of the batch was committed: writes that did not fail on
+		// their own fail with the transaction.
+		for _, w := range batch {
+			if w.err == nil {
+				w.err = err
+			}
+		}
+	}
+}
+
+// putRecords applies one write inside the batch's transaction, filling in the
+// stored revisions, times and audit chain.
+func putRecords(tx *sql.Tx, w *recordWrite, now time.Time) error {
+	ts := now.UnixNano()
+	for i := range w.recs {
+		r := &w.recs[i]
+		var stored int64
+		err := tx.QueryRow("SELECT rev FROM records WHERE kind = ? AND id = ?", r.Kind, r.ID).Scan(&stored)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read %s %s: %w", r.Kind, r.ID, err)
+		}
+		switch {
+		case r.Rev == 0 && exists:
+			return statestore.RecordExists(r.Kind, r.ID)
+		case r.Rev != 0 && !exists:
+			return statestore.RecordMissing(r.Kind, r.ID)
+		case r.Rev != 0 && stored != r.Rev:
+			return statestore.RecordChanged(r.Kind, r.ID, r.Rev, stored)
+		}
+		if r.Key != "" {
+			var holder string
+			err := tx.QueryRow("SELECT id FROM records WHERE kind = ? AND key = ?", r.Kind, r.Key).Scan(&holder)
+			if err == nil && holder != r.ID {
+				return statestore.RecordKeyTaken(r.Kind, r.Key, holder)
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("look up %s key: %w", r.Kind, err)
+			}
+		}
+		due := dueNanos(r.Due)
+		if r.Rev == 0 {
+			if _, err := tx.Exec(`INSERT INTO records (kind, id, key, service, state, due, body, rev, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, r.Kind, r.ID, r.Key, r.Service, r.State, due, string(r.Body), ts, ts); err != nil {
+				return fmt.Errorf("insert %s %s: %w", r.Kind, r.ID, err)
+			}
+			r.Rev, r.CreatedAt = 1, statestore.Time(ts)
+		} else {
+			var created int64
+			if err := tx.QueryRow(`UPDATE records SET key = ?, service = ?, state = ?, due = ?, body = ?, rev = rev + 1, updated_at = ?
+				WHERE kind = ? AND id = ? RETURNING created_at`, r.Key, r.Service, r.State, due, string(r.Body), ts, r.Kind, r.ID).Scan(&created); err != nil {
+				return fmt.Errorf("update %s %s: %w", r.Kind, r.ID, err)
+			}
+			r.Rev, r.CreatedAt = r.Rev+1, statestore.Time(created)
+		}
+		r.UpdatedAt = statestore.Time(ts)
+		if !r.Due.IsZero() {
+			r.Due = statestore.Time(due)
+		}
+	}
+	for i := range w.audit {
+		if err := appendAudit(context.Background(), tx, &w.audit[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dueNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+const recordColumns = "kind, id, key, service, state, due, body, rev, created_at, updated_at"
+
+func scanRecord(row interface{ Scan(...any) error }) (day2.Record, error) {
+	var r day2.Record
+	var due, created, updated int64
+	var body string
+	if err := row.Scan(&r.Kind, &r.ID, &r.Key, &r.Service, &r.State, &due, &body, &r.Rev, &created, &updated); err != nil {
+		return r, err
+	}
+	r.Due = day2.UnixNano(due)
+	r.Body = []byte(body)
+	r.CreatedAt, r.UpdatedAt = statestore.Time(created), statestore.Time(updated)
+	return r, nil
+}
+
+// GetRecord returns one record; see day2.RecordStore.
+func (s *Store) GetRecord(ctx context.Context, kind, id string) (day2.Record, error) {
+	r, err := scanRecord(s.rdb.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = ? AND id = ?", kind, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, statestore.RecordMissing(kind, id)
+	}
+	if err != nil {
+		return r, fmt.Errorf("sqlite: get %s %s: %w", kind, id, err)
+	}
+	return r, nil
+}
+
+// FindRecord returns the record of kind holding key; see day2.RecordStore.
+func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, error) {
+	if key == "" {
+		return day2.Record{}, day2.Errorf(day2.EInvalid, "finding a %s needs a key", kind)
+	}
+	r, err := scanRecord(s.rdb.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = ? AND key = ?", kind, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, day2.Errorf(day2.ENotFound, "no %s holds key %q", kind, key)
+	}
+	if err != nil {
+		return r, fmt.Errorf("sqlite: find %s %q: %w", kind, key, err)
+	}
+	return r, nil
+}
+
+// ListRecords returns the records matching f; see day2.RecordStore.
+func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) ([]day2.Record, error) {
+	f, err := statestore.RecordFilter(f)
+	if err != nil {
+		return nil, err
+	}
+	where, args := statestore.RecordWhere(f, func(int) string { return "?" })
+	args = append(args, f.Limit)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+recordColumns+" FROM records WHERE "+where+
+		" ORDER BY "+statestore.RecordOrderBy(f.Order)+" LIMIT ?", args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list %s records: %w", f.Kind, err)
+	}
+	defer rows.Close()
+	var out []day2.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list %s records: %w", f.Kind, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list %s records: %w", f.Kind, err)
+	}
+	return out, nil
+}
