@@ -132,6 +132,10 @@ type Task struct {
 	RiskTier        string    `json:"risk_tier"`
 	FlowRunID       string    `json:"flow_run_id"`
 	Tenant          string    `json:"tenant"`
+	// Arm is the rollout arm the task ran in ("baseline", "candidate",
+	// "shadow"), from the root attribute day2.arm; "" when not in a rollout.
+	// Shadow tasks are compared by the canary judge but never count in SLOs.
+	Arm string `json:"arm,omitempty"`
 	StartTime       time.Time `json:"start_time"`
 	EndTime         time.Time `json:"end_time"`
 	CycleTimeMS     *int64    `json:"cycle_time_ms"`

@@ -90,7 +90,8 @@ func TaskContribution(t Task) (c Contribution, ok bool) {
 	if at.IsZero() {
 		at = t.StartTime
 	}
-	if at.IsZero() {
+	if at.IsZero() || t.Arm == ArmShadow {
+		// Shadow runs did not serve anyone: they never count in SLOs.
 		return c, false
 	}
 	c.Key = RollupKey{Service: t.Service, Environment: t.Environment, Version: t.Version, RiskTier: t.RiskTier, BusinessProcess: t.BusinessProcess}

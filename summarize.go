@@ -89,6 +89,7 @@ func Summarize(d *TaskData) Task {
 	if t.BusinessProcess == "" && root != nil {
 		t.BusinessProcess = root.Name
 	}
+	t.Arm = armOf(rootAttrs)
 	t.FlowRunID = rootAttrs.Str("flow_run_id")
 	t.RiskTier = rootAttrs.Str("risk_tier")
 	t.Tenant = rootAttrs.Str("tenant", "tenant.id", "enduser.id", "user", "user.id")
@@ -188,6 +189,9 @@ func Summarize(d *TaskData) Task {
 		if !ok {
 			esc = false
 		}
+		// A task that had to wait for a person's approval was escalated,
+		// whatever the agent reported.
+		esc = esc || approvalRequired(d)
 		t.Escalated = &esc
 		t.ReasonCode = o.attrs.Str("reason_code")
 		if ms, ok := o.attrs.Int("cycle_time_ms"); ok && ms >= 0 {
@@ -358,4 +362,47 @@ func findOutcome(d *TaskData) (outcome, bool) {
 		}
 	}
 	return best, found
+}
+
+// Arms of a rollout a task may run in (Task.Arm).
+const (
+	ArmBaseline  = "baseline"
+	ArmCandidate = "candidate"
+	ArmShadow    = "shadow"
+)
+
+// armOf returns the rollout arm named by the root attribute day2.arm, or
+// "shadow" when day2.shadow is true; other values are ignored.
+func armOf(root Attrs) string {
+	switch a := root.Str("day2.arm"); a {
+	case ArmBaseline, ArmCandidate, ArmShadow:
+		return a
+	}
+	if b, ok := root.Bool("day2.shadow"); ok && b {
+		return ArmShadow
+	}
+	return ""
+}
+
+// ApprovalRequiredEvent is the name of the log record day2 adds to a task's
+// trace when one of its actions needed a person's approval; such a task counts
+// as escalated.
+const ApprovalRequiredEvent = "day2.approval.required"
+
+// approvalRequired reports whether the task's telemetry says an approval was
+// required: the log record day2 writes, or a span event of that name.
+func approvalRequired(d *TaskData) bool {
+	for i := range d.Logs {
+		if d.Logs[i].EventName == ApprovalRequiredEvent || d.Logs[i].Attrs.Str("event") == ApprovalRequiredEvent {
+			return true
+		}
+	}
+	for i := range d.Spans {
+		for j := range d.Spans[i].Events {
+			if d.Spans[i].Events[j].Name == ApprovalRequiredEvent {
+				return true
+			}
+		}
+	}
+	return false
 }

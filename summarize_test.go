@@ -101,6 +101,32 @@ func TestSummarize(t *testing.T) {
 			},
 		},
 		{
+			name: "a shadow run of a candidate whose action needed an approval counts as escalated",
+			data: day2.TaskData{TraceID: traceID, Spans: []day2.Span{
+				span(1, 0, "triage", 0, 20*time.Second, str("day2.arm", "shadow"), str("gen_ai.agent.version", "2.4.0")),
+			}, Logs: []day2.LogRecord{
+				{ID: 1, TraceID: traceID, Time: at(5 * time.Second), Resource: prodResource, EventName: day2.ApprovalRequiredEvent},
+				{ID: 2, TraceID: traceID, Time: at(20 * time.Second), Resource: prodResource,
+					Attrs: day2.Attrs{str("event", "outcome"), flag("success", true), flag("escalation", false)}},
+			}},
+			want: day2.Task{
+				TaskID: traceID.String(), Service: "invoice-agent", Environment: "prod", Version: "2.4.0", Arm: "shadow",
+				BusinessProcess: "triage", StartTime: t0, EndTime: t0.Add(20 * time.Second), CycleTimeMS: ptr(int64(20000)),
+				Success: ptr(true), Escalated: ptr(true), OutcomeTime: t0.Add(20 * time.Second), Spans: 1, RootSeen: true,
+			},
+		},
+		{
+			name: "an unknown arm is ignored; day2.shadow marks a shadow run",
+			data: day2.TaskData{TraceID: traceID, Spans: []day2.Span{
+				span(1, 0, "triage", 0, 20*time.Second, str("day2.arm", "blue"), flag("day2.shadow", true)),
+			}},
+			want: day2.Task{
+				TaskID: traceID.String(), Service: "invoice-agent", Environment: "prod", Version: "2.3.1", Arm: "shadow",
+				BusinessProcess: "triage", StartTime: t0, EndTime: t0.Add(20 * time.Second), CycleTimeMS: ptr(int64(20000)),
+				Spans: 1, RootSeen: true,
+			},
+		},
+		{
 			name: "span status error and a 429 are a failed tool call and a rate-limit hit",
 			data: day2.TaskData{TraceID: traceID, Spans: []day2.Span{
 				root,

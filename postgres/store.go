@@ -209,7 +209,7 @@ type taskColumns struct {
 	id                                                                     []int64
 	raw                                                                    [][]byte
 	service, environment, version, businessProcess, riskTier, flowRunID    []string
-	tenant, reasonCode                                                     []string
+	tenant, reasonCode, arm                                                []string
 	start, end, outcome, inputTokens, outputTokens                         []int64
 	cycle                                                                  []*int64
 	success, escalated                                                     []*bool
@@ -250,6 +250,7 @@ func columnsOf(cs []taskstore.Change) *taskColumns {
 		c.spans = append(c.spans, int32(t.Spans))
 		c.rootSeen = append(c.rootSeen, t.RootSeen)
 		c.purged = append(c.purged, ch.Purged)
+		c.arm = append(c.arm, t.Arm)
 	}
 	return &c
 }
@@ -261,12 +262,12 @@ func (c *taskColumns) summaryArrays() ([]any, []string) {
 			c.service, c.environment, c.version, c.businessProcess, c.riskTier, c.flowRunID, c.tenant,
 			c.start, c.end, c.cycle, c.success, c.escalated, c.reasonCode, c.outcome,
 			c.llmCalls, c.toolCalls, c.toolFailures, c.toolRetries, c.inputTokens, c.outputTokens,
-			c.safetyBlocks, c.rateHits, c.spans, c.rootSeen,
+			c.safetyBlocks, c.rateHits, c.spans, c.rootSeen, c.arm,
 		}, []string{
 			"text", "text", "text", "text", "text", "text", "text",
 			"int8", "int8", "int8", "bool", "bool", "text", "int8",
 			"int4", "int4", "int4", "int4", "int8", "int8",
-			"int4", "int4", "int4", "bool",
+			"int4", "int4", "int4", "bool", "text",
 		}
 }
 

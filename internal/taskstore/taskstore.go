@@ -260,6 +260,7 @@ func Fold(base, late day2.Task) day2.Task {
 	pick(&t.RiskTier, late.RiskTier, rootArrived)
 	pick(&t.FlowRunID, late.FlowRunID, rootArrived)
 	pick(&t.Tenant, late.Tenant, rootArrived)
+	pick(&t.Arm, late.Arm, rootArrived)
 	t.RootSeen = base.RootSeen || late.RootSeen
 
 	if rootArrived {
@@ -459,10 +460,10 @@ func Services(rows []VersionDelta) []day2.ServiceSummary {
 const Columns = "service, environment, version, business_process, risk_tier, flow_run_id, tenant, " +
 	"start_time, end_time, cycle_time_ms, success, escalated, reason_code, outcome_time, " +
 	"llm_calls, tool_calls, tool_failures, tool_retries, input_tokens, output_tokens, " +
-	"safety_blocks, rate_limit_hits, span_count, root_seen"
+	"safety_blocks, rate_limit_hits, span_count, root_seen, arm"
 
 // NumColumns is the number of columns in Columns.
-const NumColumns = 24
+const NumColumns = 25
 
 // Values returns t's summary as query arguments in the order of Columns: times as
 // Unix nanoseconds, unknown values as nil.
@@ -477,7 +478,7 @@ func AppendValues(args []any, t *day2.Task) []any {
 		Nanos(t.StartTime), Nanos(t.EndTime), nullInt(t.CycleTimeMS), nullBool(t.Success), nullBool(t.Escalated),
 		t.ReasonCode, Nanos(t.OutcomeTime),
 		int64(t.LLMCalls), int64(t.ToolCalls), int64(t.ToolFailures), int64(t.ToolRetries),
-		t.InputTokens, t.OutputTokens, int64(t.SafetyBlocks), int64(t.RateLimitHits), int64(t.Spans), t.RootSeen)
+		t.InputTokens, t.OutputTokens, int64(t.SafetyBlocks), int64(t.RateLimitHits), int64(t.Spans), t.RootSeen, t.Arm)
 }
 
 func nullInt(p *int64) any {
@@ -504,6 +505,7 @@ type TaskScanner struct {
 	reason                                                              string
 	llm, tools, toolFailures, toolRetries, in, out, blocks, rate, spans int64
 	root                                                                bool
+	arm                                                                 string
 }
 
 // Dest returns the scan destinations in the order of Columns.
@@ -516,7 +518,7 @@ func (s *TaskScanner) AppendDest(dst []any) []any {
 	return append(dst,
 		&s.service, &s.environment, &s.version, &s.businessProcess, &s.riskTier, &s.flowRunID, &s.tenant,
 		&s.start, &s.end, &s.cycle, &s.success, &s.escalated, &s.reason, &s.outcome,
-		&s.llm, &s.tools, &s.toolFailures, &s.toolRetries, &s.in, &s.out, &s.blocks, &s.rate, &s.spans, &s.root)
+		&s.llm, &s.tools, &s.toolFailures, &s.toolRetries, &s.in, &s.out, &s.blocks, &s.rate, &s.spans, &s.root, &s.arm)
 }
 
 // Task returns the scanned summary of task id.
@@ -528,7 +530,7 @@ func (s *TaskScanner) Task(id day2.TraceID) day2.Task {
 		ReasonCode: s.reason, OutcomeTime: day2.UnixNano(s.outcome),
 		LLMCalls: int(s.llm), ToolCalls: int(s.tools), ToolFailures: int(s.toolFailures), ToolRetries: int(s.toolRetries),
 		InputTokens: s.in, OutputTokens: s.out, SafetyBlocks: int(s.blocks), RateLimitHits: int(s.rate),
-		Spans: int(s.spans), RootSeen: s.root,
+		Spans: int(s.spans), RootSeen: s.root, Arm: s.arm,
 	}
 	if s.cycle.Valid {
 		v := s.cycle.Int64
