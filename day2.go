@@ -124,35 +124,35 @@ type TaskData struct {
 // Task is one run of an agent's business process, summarised from its telemetry.
 // Success and Escalated are nil until an outcome has arrived.
 type Task struct {
-	TaskID          string    `json:"task_id"`
-	Service         string    `json:"service"`
-	Environment     string    `json:"environment"`
-	Version         string    `json:"version"`
-	BusinessProcess string    `json:"business_process"`
-	RiskTier        string    `json:"risk_tier"`
-	FlowRunID       string    `json:"flow_run_id"`
-	Tenant          string    `json:"tenant"`
+	TaskID          string `json:"task_id"`
+	Service         string `json:"service"`
+	Environment     string `json:"environment"`
+	Version         string `json:"version"`
+	BusinessProcess string `json:"business_process"`
+	RiskTier        string `json:"risk_tier"`
+	FlowRunID       string `json:"flow_run_id"`
+	Tenant          string `json:"tenant"`
 	// Arm is the rollout arm the task ran in ("baseline", "candidate",
 	// "shadow"), from the root attribute day2.arm; "" when not in a rollout.
 	// Shadow tasks are compared by the canary judge but never count in SLOs.
-	Arm string `json:"arm,omitempty"`
-	StartTime       time.Time `json:"start_time"`
-	EndTime         time.Time `json:"end_time"`
-	CycleTimeMS     *int64    `json:"cycle_time_ms"`
-	Success         *bool     `json:"success"`
-	Escalated       *bool     `json:"escalated"`
-	ReasonCode      string    `json:"reason_code"`
-	OutcomeTime     time.Time `json:"outcome_time,omitzero"`
-	LLMCalls        int       `json:"llm_calls"`
-	ToolCalls       int       `json:"tool_calls"`
-	ToolFailures    int       `json:"tool_failures"`
-	ToolRetries     int       `json:"tool_retries"`
-	InputTokens     int64     `json:"input_tokens"`
-	OutputTokens    int64     `json:"output_tokens"`
-	SafetyBlocks    int       `json:"safety_blocks"`
-	RateLimitHits   int       `json:"rate_limit_hits"`
-	Spans           int       `json:"span_count"`
-	RootSeen        bool      `json:"root_seen"`
+	Arm           string    `json:"arm,omitempty"`
+	StartTime     time.Time `json:"start_time"`
+	EndTime       time.Time `json:"end_time"`
+	CycleTimeMS   *int64    `json:"cycle_time_ms"`
+	Success       *bool     `json:"success"`
+	Escalated     *bool     `json:"escalated"`
+	ReasonCode    string    `json:"reason_code"`
+	OutcomeTime   time.Time `json:"outcome_time,omitzero"`
+	LLMCalls      int       `json:"llm_calls"`
+	ToolCalls     int       `json:"tool_calls"`
+	ToolFailures  int       `json:"tool_failures"`
+	ToolRetries   int       `json:"tool_retries"`
+	InputTokens   int64     `json:"input_tokens"`
+	OutputTokens  int64     `json:"output_tokens"`
+	SafetyBlocks  int       `json:"safety_blocks"`
+	RateLimitHits int       `json:"rate_limit_hits"`
+	Spans         int       `json:"span_count"`
+	RootSeen      bool      `json:"root_seen"`
 }
 
 // TaskFilter selects tasks for listing. Zero fields do not filter. Since is

@@ -53,8 +53,14 @@ type Options struct {
 	ConfigDir string
 	// EvalInterval is how often SLOs and alerts are evaluated (default 30s).
 	EvalInterval time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// PublicURL is day2's address as people reach it, for links in
+	// notifications; default the --http address.
+	PublicURL string
+	// CallbackSecret signs approval callbacks; without it, approval requests
+	// with a callback_url are refused.
+	CallbackSecret string
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // DefaultRetention is how long raw spans are kept; task summaries are kept for good.
@@ -70,6 +76,11 @@ type App struct {
 	Registry *prometheus.Registry
 	Auth     *auth.Authenticator
 	API      *httpapi.Server
+	ops
+
+	// stopping is cancelled when shutdown begins, ending long polls.
+	stopping context.Context
+	stop     context.CancelFunc
 
 	httpLn, otlpHTTPLn, grpcLn net.Listener
 	pprofLn                    net.Listener
@@ -125,10 +136,12 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		}
 	}
 
-	settings, err := LoadSettings(opts.ConfigDir)
+	cfg, err := loadConfig(opts.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
+	settings := sloSettings(cfg)
+	a.stopping, a.stop = context.WithCancel(context.Background())
 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.Store, _, err = OpenStore(ctx, opts.DataDir, opts.DB, a.log); err != nil {
@@ -143,16 +156,26 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, err
 	}
 
+	if a.httpLn, err = listen(opts.HTTPAddr, "--http"); err != nil {
+		return nil, err
+	}
+	baseURL := strings.TrimRight(opts.PublicURL, "/")
+	if baseURL == "" {
+		baseURL = a.HTTPURL()
+	}
+	if err := a.buildOps(cfg, baseURL); err != nil {
+		return nil, err
+	}
+	logOps(a.log, cfg)
+
 	ui := web.New(web.Options{Store: a.Store, SLO: a.SLO, Rollups: a.Store, Auth: a.Auth, Logger: a.log})
 	a.API = httpapi.New(httpapi.Options{
 		Store: a.Store, Ingest: a.Ingest, OTLP: recv, Auth: a.Auth, Gatherer: a.Registry, Logger: a.log,
 		UI: ui, Login: ui.Login(),
 		SLO: a.SLO, SLOStore: a.Store, State: a.Store,
 	})
+	a.registerOps(a.API)
 
-	if a.httpLn, err = listen(opts.HTTPAddr, "--http"); err != nil {
-		return nil, err
-	}
 	if opts.OTLPHTTPAddr != "" {
 		if a.otlpHTTPLn, err = listen(opts.OTLPHTTPAddr, "--otlp-http"); err != nil {
 			return nil, err
@@ -196,6 +219,9 @@ func (a *App) httpServer(h http.Handler) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		// Requests see shutdown begin, so that long polls (approvals) answer
+		// at once instead of holding the graceful shutdown up.
+		BaseContext: func(net.Listener) context.Context { return a.stopping },
 	}
 }
 
@@ -247,8 +273,15 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.SLO.Run(runCtx, a.opts.EvalInterval)
+		a.runSLO(runCtx, a.opts.EvalInterval)
 	}()
+	a.runOps(runCtx, func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -296,6 +329,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer shutCancel()
+	a.stop()
 	for _, srv := range a.servers {
 		_ = srv.Shutdown(shutCtx)
 	}
@@ -321,10 +355,14 @@ func (a *App) Run(ctx context.Context) error {
 // files are valid; on any problem the running configuration stays. Alert states
 // and history are kept across reloads.
 func (a *App) Reload() error {
-	s, err := LoadSettings(a.opts.ConfigDir)
+	cfg, err := loadConfig(a.opts.ConfigDir)
 	if err != nil {
 		return err
 	}
+	if err := a.reloadOps(cfg); err != nil {
+		return fmt.Errorf("--config %s: %w", a.opts.ConfigDir, err)
+	}
+	s := sloSettings(cfg)
 	a.SLO.SetSettings(s)
 	a.log.Info("config reloaded", "dir", a.opts.ConfigDir, "custom_slos", len(s.Custom))
 	return nil
@@ -333,14 +371,25 @@ func (a *App) Reload() error {
 // LoadSettings reads the SLO settings from a config directory ("" for the
 // built-in defaults only).
 func LoadSettings(dir string) (slo.Settings, error) {
-	if dir == "" {
-		return slo.Settings{Policy: slo.PolicySettings{AtRiskBelow: config.DefaultAtRiskBelow}}, nil
+	c, err := loadConfig(dir)
+	if err != nil {
+		return slo.Settings{}, err
 	}
+	return sloSettings(c), nil
+}
+
+// loadConfig reads the config directory ("" for none).
+func loadConfig(dir string) (*config.Config, error) {
 	c, err := config.LoadDir(dir)
 	if err != nil {
-		return slo.Settings{}, fmt.Errorf("--config %s:\n%w", dir, err)
+		return nil, fmt.Errorf("--config %s:\n%w", dir, err)
 	}
-	return slo.Settings{Custom: c.SLOs, Defaults: c.Defaults, Policy: c.Policy}, nil
+	return c, nil
+}
+
+// sloSettings are the SLO engine's part of the configuration.
+func sloSettings(c *config.Config) slo.Settings {
+	return slo.Settings{Custom: c.SLOs, Defaults: c.Defaults, Policy: c.Policy}
 }
 
 // OpenStore opens the PostgreSQL store when db is set, else the embedded SQLite

@@ -10,6 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/day2ops/day2/approval"
+	"github.com/day2ops/day2/flags"
+	"github.com/day2ops/day2/incident"
+	"github.com/day2ops/day2/notify"
 	"github.com/day2ops/day2/slo"
 )
 
@@ -46,6 +50,19 @@ type Config struct {
 	Alerting map[string]Alerting
 	// NotificationTargets are the OpenSLO AlertNotificationTarget documents.
 	NotificationTargets []NotificationTarget
+	// ApprovalPolicies are the ApprovalPolicy documents, one per service.
+	ApprovalPolicies []approval.Policy
+	// Notifiers are the Notifier documents: where incident and approval
+	// messages go.
+	Notifiers []notify.Notifier
+	// AlertRules are the AlertRule documents: threshold rules on SLIs.
+	AlertRules []incident.Rule
+	// Flags are the feature flags of FeatureFlags documents and flagd files
+	// (*.flagd.json, or .json files in a flags directory), by key.
+	Flags map[string]flags.Flag
+	// Runbooks are the Markdown templates in runbooks/ directories, by name
+	// (the file name without .md).
+	Runbooks map[string]string
 	// Files are the files read, in the order they were read.
 	Files []string
 }
@@ -138,7 +155,9 @@ func empty() *Config {
 
 // LoadDir reads every *.yaml and *.yml file under dir (recursively, in sorted
 // order, skipping hidden files and directories), each possibly holding several
-// YAML documents, and returns the resolved configuration. dir may also name a
+// YAML documents, the runbooks (*.md files in directories named runbooks) and
+// flagd flag sets (*.flagd.json, and .json files in directories named flags),
+// and returns the resolved configuration. dir may also name a
 // single file. An empty dir means "no config directory" and gives an empty
 // Config; a dir that does not exist is an error. On any problem LoadDir returns
 // a Problems error listing all of them, found across all files.
@@ -151,10 +170,19 @@ func LoadDir(dir string) (*Config, error) {
 		return nil, Problems{{File: dir, Message: err.Error()}}
 	}
 	l := newLoader()
+	l.dir = true
 	for _, name := range files {
 		data, err := readFile(name)
 		if err != nil {
 			l.addAt(name, 0, "%v", err)
+			continue
+		}
+		if isRunbook(name) {
+			l.runbook(name, data)
+			continue
+		}
+		if isFlagFile(name) {
+			l.flagFile(name, data)
 			continue
 		}
 		l.readFile(name, data)
@@ -202,7 +230,7 @@ func listFiles(path string) ([]string, error) {
 			return nil
 		}
 		ext := strings.ToLower(filepath.Ext(p))
-		if ext != ".yaml" && ext != ".yml" {
+		if ext != ".yaml" && ext != ".yml" && !isRunbook(p) && !isFlagFile(p) {
 			return nil
 		}
 		// Follow symbolic links to files (ConfigMap volumes consist of them),

@@ -50,8 +50,12 @@ var openSLOKinds = map[string]kindDef{
 
 // day2Kinds are day2's own settings, in the same envelope as OpenSLO.
 var day2Kinds = map[string]kindDef{
-	"SLODefaults":  {unique: true, parse: (*loader).sloDefaultsDoc, example: "spec: {task_success: {target: 0.98}}"},
-	"BudgetPolicy": {unique: true, parse: (*loader).budgetPolicyDoc, example: "spec: {at_risk_below: 0.25}"},
+	"SLODefaults":    {unique: true, parse: (*loader).sloDefaultsDoc, example: "spec: {task_success: {target: 0.98}}"},
+	"BudgetPolicy":   {unique: true, parse: (*loader).budgetPolicyDoc, example: "spec: {at_risk_below: 0.25}"},
+	"ApprovalPolicy": {parse: (*loader).approvalPolicyDoc, example: approvalPolicyExample},
+	"Notifier":       {parse: (*loader).notifierDoc, example: notifierExample},
+	"AlertRule":      {parse: (*loader).alertRuleDoc, example: alertRuleExample},
+	"FeatureFlags":   {parse: (*loader).featureFlagsDoc, example: featureFlagsExample},
 }
 
 // apiVersions maps each accepted apiVersion to its kinds.
@@ -101,16 +105,25 @@ type loader struct {
 	conditions map[string]*conditionDef
 	names      map[string]map[string]pos // "apiVersion kind" -> name -> first document
 	unique     map[string]pos            // "apiVersion kind" -> the document of a unique kind
+	// dir is set when a whole config directory is read, so that references
+	// to runbooks can be checked.
+	dir bool
+	// runbookFiles maps runbook names to their files.
+	runbookFiles map[string]string
+	// flagKeys maps flag keys to where they were defined.
+	flagKeys map[string]pos
 }
 
 func newLoader() *loader {
 	return &loader{
-		cfg:        empty(),
-		slis:       map[string]*sliDef{},
-		policies:   map[string]*policyDef{},
-		conditions: map[string]*conditionDef{},
-		names:      map[string]map[string]pos{},
-		unique:     map[string]pos{},
+		cfg:          empty(),
+		slis:         map[string]*sliDef{},
+		policies:     map[string]*policyDef{},
+		conditions:   map[string]*conditionDef{},
+		names:        map[string]map[string]pos{},
+		unique:       map[string]pos{},
+		runbookFiles: map[string]string{},
+		flagKeys:     map[string]pos{},
 	}
 }
 
@@ -339,6 +352,17 @@ func versionsHelp() string {
 
 // kindHint explains an unknown kind: the kinds of the apiVersion, and whether the
 // kind belongs to the other apiVersion.
+// kindAliases are hints for kinds people write that day2 names differently.
+var kindAliases = map[string]string{
+	"flag":         "feature flags are kind: FeatureFlags, with a flagd flag set as spec",
+	"flags":        "feature flags are kind: FeatureFlags, with a flagd flag set as spec",
+	"featureflag":  "feature flags are kind: FeatureFlags, with a flagd flag set as spec",
+	"runbook":      "runbooks are Markdown files in a runbooks/ directory of the config, not YAML documents",
+	"notification": "notification targets are kind: Notifier",
+	"alert":        "threshold alerts are kind: AlertRule",
+	"policy":       "did you mean ApprovalPolicy or BudgetPolicy?",
+}
+
 func kindHint(apiVersion, kind string) string {
 	known := sortedKeys(apiVersions[apiVersion])
 	for v, kinds := range apiVersions {
@@ -347,7 +371,9 @@ func kindHint(apiVersion, kind string) string {
 		}
 	}
 	hint := ""
-	if s := suggest(kind, known); s != "" {
+	if s := kindAliases[strings.ToLower(kind)]; s != "" && apiVersion == Day2Version {
+		hint = s + "; "
+	} else if s := suggest(kind, known); s != "" {
 		hint = fmt.Sprintf("did you mean %s? ", s)
 	}
 	return fmt.Sprintf("%svalid kinds are %s", hint, strings.Join(known, ", "))

@@ -25,6 +25,7 @@ func (l *loader) finish() (*Config, error) {
 	for _, s := range l.slos {
 		l.build(s, names)
 	}
+	l.checkRunbookRefs()
 	if l.count() > 0 {
 		return nil, l.report()
 	}

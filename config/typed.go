@@ -2,8 +2,11 @@ package config
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -23,9 +26,10 @@ type validator interface{ Validate() error }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
-// decodeSpec decodes o's spec into a new T and validates it, reporting every
-// problem; ok is false when there was any.
-func decodeSpec[T any](l *loader, o *object, example string) (v T, ok bool) {
+// decodeSpec decodes o's spec into a new T, lets prep (when not nil) fill in
+// what comes from the envelope, such as the name, and validates it, reporting
+// every problem; ok is false when there was any.
+func decodeSpec[T any](l *loader, o *object, example string, prep func(*T)) (v T, ok bool) {
 	if !o.spec.ok() {
 		return v, false
 	}
@@ -35,8 +39,23 @@ func decodeSpec[T any](l *loader, o *object, example string) (v T, ok bool) {
 		return v, false
 	}
 	if err := o.spec.val.Decode(&v); err != nil {
-		l.addf(o.spec.line(), "the %s spec: %s", o.kind, yamlMessage(err))
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			l.addf(o.spec.line(), "the %s spec: %s", o.kind, yamlMessage(err))
+			return v, false
+		}
+		for _, e := range te.Errors {
+			line := o.spec.line()
+			if m := typeErrorLine.FindStringSubmatch(e); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				e = e[len(m[0]):]
+			}
+			l.addf(line, "in the %s spec: %s", o.kind, e)
+		}
 		return v, false
+	}
+	if prep != nil {
+		prep(&v)
 	}
 	if val, isVal := any(&v).(validator); isVal {
 		if err := val.Validate(); err != nil {
@@ -46,6 +65,9 @@ func decodeSpec[T any](l *loader, o *object, example string) (v T, ok bool) {
 	}
 	return v, true
 }
+
+// typeErrorLine matches the "line N: " prefix of yaml.v3 type errors.
+var typeErrorLine = regexp.MustCompile(`^line (\d+): `)
 
 // yamlMessage strips the yaml package's prefixes from a decoding error.
 func yamlMessage(err error) string {

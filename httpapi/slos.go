@@ -212,6 +212,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		f.AfterID = n
 	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			WriteError(w, r, s.log, day2.Errorf(day2.EInvalid, "limit=%q is not a number; ask for 1 to 1000 entries", v))
+			return
+		}
+		f.Limit = n
+	}
 	entries, err := s.opts.State.ListAudit(r.Context(), f)
 	if err != nil {
 		WriteError(w, r, s.log, err)

@@ -315,13 +315,23 @@ func alertDetails(st *Status, a *AlertStatus) string {
 
 // Run ticks every interval until ctx ends.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) {
+	e.RunWith(ctx, interval, nil)
+}
+
+// RunWith is Run that also passes the alert transitions of every tick to
+// changed (when not nil), for incidents to act on.
+func (e *Engine) RunWith(ctx context.Context, interval time.Duration, changed func(context.Context, []day2.AlertTransition)) {
 	e.interval.Store(int64(interval))
 	defer e.interval.Store(0)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+		trans, err := e.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
 			e.log.Error("slo evaluation failed", "err", err)
+		}
+		if len(trans) > 0 && changed != nil {
+			changed(ctx, trans)
 		}
 		select {
 		case <-ctx.Done():

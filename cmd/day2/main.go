@@ -50,6 +50,7 @@ Run it:      day2 serve       (see day2 serve --help)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newDemoCmd(), newBenchCmd(), newAuthCmd(), newValidateCmd(), newGateCmd(), newSLOCmd(), newAdminCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd(), newBenchCmd(), newAuthCmd(), newValidateCmd(), newGateCmd(), newSLOCmd(), newAdminCmd(),
+		newVersionCmd(), newRolloutCmd(), newFlagsCmd(), newApprovalsCmd(), newIncidentCmd(), newReviewCmd(), newAuditCmd())
 	return root
 }

@@ -29,6 +29,7 @@ type serveFlags struct {
 	pprofAddr                string
 	configDir                string
 	evalInterval             string
+	publicURL                string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, otlpDefaults bool) {
@@ -50,8 +51,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, otlpDefaults bool) {
 	fs.IntVar(&f.maxQueue, "max-queue", 50_000, "spans and log records waiting for commit before ingest answers 429")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fs.StringVar(&f.configDir, "config", "", "directory of OpenSLO and day2/v1 YAML files (SLOs, defaults, policy); reloaded on SIGHUP")
+	fs.StringVar(&f.configDir, "config", "", "directory of OpenSLO and day2/v1 YAML files (SLOs, flags, approval policies, alert rules, notifiers), runbooks/*.md and flagd files; reloaded on SIGHUP")
 	fs.StringVar(&f.evalInterval, "eval-interval", "30s", "how often SLOs and alerts are evaluated")
+	fs.StringVar(&f.publicURL, "public-url", os.Getenv("DAY2_PUBLIC_URL"), "day2's address as people reach it, for links in notifications (default $DAY2_PUBLIC_URL, else --http)")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this loopback address (for performance work)")
 }
 
@@ -78,6 +80,8 @@ func (f *serveFlags) options() (app.Options, error) {
 		Limits:         otlp.Limits{MaxBodyBytes: f.maxBody, MaxAttributes: f.maxAttributes, MaxValueLength: f.maxValueLength},
 		MaxQueuedItems: f.maxQueue,
 		PprofAddr:      f.pprofAddr,
+		PublicURL:      f.publicURL,
+		CallbackSecret: os.Getenv("DAY2_CALLBACK_SECRET"),
 		Logger:         logger,
 	}, nil
 }
