@@ -168,7 +168,8 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	logOps(a.log, cfg)
 
-	ui := web.New(web.Options{Store: a.Store, SLO: a.SLO, Rollups: a.Store, Auth: a.Auth, Logger: a.log})
+	ui := web.New(web.Options{Store: a.Store, SLO: a.SLO, Rollups: a.Store, Auth: a.Auth, Logger: a.log,
+		Releases: a.Releases, Flags: a.Flags, Approvals: a.Approvals, Incidents: a.Incidents})
 	a.API = httpapi.New(httpapi.Options{
 		Store: a.Store, Ingest: a.Ingest, OTLP: recv, Auth: a.Auth, Gatherer: a.Registry, Logger: a.log,
 		UI: ui, Login: ui.Login(),

@@ -19,7 +19,11 @@ import (
 	"time"
 
 	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/approval"
 	"github.com/day2ops/day2/auth"
+	"github.com/day2ops/day2/flags"
+	"github.com/day2ops/day2/incident"
+	"github.com/day2ops/day2/release"
 	"github.com/day2ops/day2/slo"
 )
 
@@ -40,6 +44,12 @@ type Options struct {
 	Auth *auth.Authenticator
 	// Logger receives rendering and store errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Releases, Flags, Approvals and Incidents serve the pages of their
+	// capabilities; nil leaves those pages out.
+	Releases  *release.Service
+	Flags     *flags.Service
+	Approvals *approval.Service
+	Incidents *incident.Service
 }
 
 // UI is the dashboard's HTTP handler. The handler itself expects to be mounted
@@ -54,6 +64,13 @@ type UI struct {
 	tmpl    *template.Template
 	mux     *http.ServeMux
 	login   http.Handler
+
+	releases  *release.Service
+	flags     *flags.Service
+	approvals *approval.Service
+	incidents *incident.Service
+	// csrf guards the forms that change state (promote, approve, mitigate).
+	csrf *http.CrossOriginProtection
 }
 
 // New parses the embedded templates and returns the UI handler. It panics when
@@ -62,7 +79,9 @@ func New(opts Options) *UI {
 	if opts.Store == nil || opts.SLO == nil {
 		panic("web.New: Options.Store and Options.SLO are required")
 	}
-	u := &UI{store: opts.Store, engine: opts.SLO, rollups: opts.Rollups, auth: opts.Auth, log: opts.Logger, mux: http.NewServeMux()}
+	u := &UI{store: opts.Store, engine: opts.SLO, rollups: opts.Rollups, auth: opts.Auth, log: opts.Logger, mux: http.NewServeMux(),
+		releases: opts.Releases, flags: opts.Flags, approvals: opts.Approvals, incidents: opts.Incidents,
+		csrf: http.NewCrossOriginProtection()}
 	if u.rollups == nil {
 		u.rollups = opts.Store
 	}
@@ -78,6 +97,15 @@ func New(opts Options) *UI {
 	u.mux.HandleFunc("GET /slos/{service}/{slo}", u.sloPage)
 	u.mux.HandleFunc("GET /tasks", u.taskList)
 	u.mux.HandleFunc("GET /tasks/{id}", u.task)
+	if u.releases != nil {
+		u.releaseRoutes()
+	}
+	if u.approvals != nil {
+		u.approvalRoutes()
+	}
+	if u.incidents != nil {
+		u.incidentRoutes()
+	}
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, day2.Errorf(day2.ENotFound, "there is no page at %s; start from the overview", r.URL.Path))
 	})
@@ -129,14 +157,18 @@ var funcs = template.FuncMap{
 // who is signed in.
 type chrome struct {
 	Title   string
-	Section string // overview, slos, tasks
+	Section string // overview, slos, tasks, releases, approvals, incidents
+	// Releases, Approvals and Incidents say which capability pages exist,
+	// for the navigation.
+	Releases, Approvals, Incidents bool
 	User    string // empty when the server runs without tokens
 	Refresh int    // seconds between automatic reloads; 0 for none
 	Now     time.Time
 }
 
 func (u *UI) chrome(r *http.Request, title, section string) chrome {
-	c := chrome{Title: title, Section: section, Now: u.engine.Now().UTC()}
+	c := chrome{Title: title, Section: section, Now: u.engine.Now().UTC(),
+		Releases: u.releases != nil, Approvals: u.approvals != nil, Incidents: u.incidents != nil}
 	if !u.auth.IsOpen() {
 		if id, ok := auth.FromContext(r.Context()); ok {
 			c.User = id.Name

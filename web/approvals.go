@@ -1,0 +1,4 @@
+package web
+
+// approvalRoutes registers the approvals pages.
+func (u *UI) approvalRoutes() {}

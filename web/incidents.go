@@ -1,0 +1,4 @@
+package web
+
+// incidentRoutes registers the incidents pages.
+func (u *UI) incidentRoutes() {}
