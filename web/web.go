@@ -161,9 +161,9 @@ type chrome struct {
 	// Releases, Approvals and Incidents say which capability pages exist,
 	// for the navigation.
 	Releases, Approvals, Incidents bool
-	User    string // empty when the server runs without tokens
-	Refresh int    // seconds between automatic reloads; 0 for none
-	Now     time.Time
+	User                           string // empty when the server runs without tokens
+	Refresh                        int    // seconds between automatic reloads; 0 for none
+	Now                            time.Time
 }
 
 func (u *UI) chrome(r *http.Request, title, section string) chrome {
