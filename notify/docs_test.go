@@ -13,7 +13,7 @@ import (
 // TestDocsExamplesAreValid keeps the Notifier examples of the notifications
 // guide valid.
 func TestDocsExamplesAreValid(t *testing.T) {
-	doc, err := os.ReadFile("../docs/notifications-draft.md")
+	doc, err := os.ReadFile("../docs/notifications.md")
 	if err != nil {
 		t.Fatal(err)
 	}
