@@ -78,7 +78,7 @@ func putRecord(ctx context.Context, tx pgx.Tx, r *day2.Record, ts int64) error {
 	}
 	if r.Key != "" {
 		var holder string
-		err := tx.QueryRow(ctx, "SELECT id FROM records WHERE kind = $1 AND key = $2", r.Kind, r.Key).Scan(&holder)
+		err := tx.QueryRow(ctx, "SELECT id FROM records WHERE kind = $1 AND key = $2 AND key <> ''", r.Kind, r.Key).Scan(&holder)
 		if err == nil && holder != r.ID {
 			return statestore.RecordKeyTaken(r.Kind, r.Key, holder)
 		}
@@ -99,7 +99,7 @@ func putRecord(ctx context.Context, tx pgx.Tx, r *day2.Record, ts int64) error {
 		}
 		if tag.RowsAffected() == 0 {
 			var holder string
-			if r.Key != "" && tx.QueryRow(ctx, "SELECT id FROM records WHERE kind = $1 AND key = $2", r.Kind, r.Key).Scan(&holder) == nil && holder != r.ID {
+			if r.Key != "" && tx.QueryRow(ctx, "SELECT id FROM records WHERE kind = $1 AND key = $2 AND key <> ''", r.Kind, r.Key).Scan(&holder) == nil && holder != r.ID {
 				return statestore.RecordKeyTaken(r.Kind, r.Key, holder)
 			}
 			return statestore.RecordExists(r.Kind, r.ID)
@@ -151,7 +151,7 @@ func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, 
 	if key == "" {
 		return day2.Record{}, day2.Errorf(day2.EInvalid, "finding a %s needs a key", kind)
 	}
-	r, err := scanRecord(s.pool.QueryRow(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = $1 AND key = $2", kind, key))
+	r, err := scanRecord(s.pool.QueryRow(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = $1 AND key = $2 AND key <> ''", kind, key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, day2.Errorf(day2.ENotFound, "no %s holds key %q", kind, key)
 	}

@@ -74,19 +74,80 @@ func (s *Store) leadRecordCommits() {
 	}
 }
 
-// commitRecords writes a batch in one transaction, each write in a savepoint.
+// recordStmts are the prepared statements of record writes, on the write
+// connection: a batch runs a few statements per record, and parsing them anew
+// for each would cost more than running them.
+type recordStmts struct {
+	rev, holder, insert, update, lastAudit, insertAudit *sql.Stmt
+}
+
+func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
+	var st recordStmts
+	for _, q := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&st.rev, "SELECT rev, created_at FROM records WHERE kind = ? AND id = ?"},
+		{&st.holder, "SELECT id FROM records WHERE kind = ? AND key = ? AND key <> ''"},
+		{&st.insert, `INSERT INTO records (kind, id, key, service, state, due, body, rev, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING`},
+		{&st.update, `UPDATE records SET key = ?, service = ?, state = ?, due = ?, body = ?, rev = rev + 1, updated_at = ?
+			WHERE kind = ? AND id = ?`},
+		{&st.lastAudit, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"},
+		{&st.insertAudit, `INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		var err error
+		if *q.dst, err = db.PrepareContext(ctx, q.query); err != nil {
+			return st, fmt.Errorf("prepare %q: %w", q.query, err)
+		}
+	}
+	return st, nil
+}
+
+func (st recordStmts) all() []*sql.Stmt {
+	return []*sql.Stmt{st.rev, st.holder, st.insert, st.update, st.lastAudit, st.insertAudit}
+}
+
+// recordTx is one batch's transaction: its statements and the tail of the
+// audit chain, kept in memory while the batch appends to it.
+type recordTx struct {
+	tx                                                  *sql.Tx
+	rev, holder, insert, update, lastAudit, insertAudit *sql.Stmt
+	auditID                                             int64
+	auditHash                                           string
+}
+
+// commitRecords writes a batch in one transaction, each write in a savepoint
+// (except when the batch is a single write, whose failure ends the
+// transaction anyway).
 func (s *Store) commitRecords(batch []*recordWrite) {
 	now := time.Now()
 	err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
+		rt := &recordTx{tx: tx, rev: tx.Stmt(s.recStmts.rev), holder: tx.Stmt(s.recStmts.holder),
+			insert: tx.Stmt(s.recStmts.insert), update: tx.Stmt(s.recStmts.update),
+			lastAudit: tx.Stmt(s.recStmts.lastAudit), insertAudit: tx.Stmt(s.recStmts.insertAudit)}
+		err := rt.lastAudit.QueryRow().Scan(&rt.auditID, &rt.auditHash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read the last audit entry: %w", err)
+		}
+		if len(batch) == 1 {
+			w := batch[0]
+			if w.err = w.ctx.Err(); w.err == nil {
+				w.err = rt.put(w, now)
+			}
+			return w.err
+		}
 		for _, w := range batch {
-			if err := w.ctx.Err(); err != nil {
-				w.err = err
+			if w.err = w.ctx.Err(); w.err != nil {
 				continue
 			}
 			if _, err := tx.Exec("SAVEPOINT put_records"); err != nil {
 				return err
 			}
-			if w.err = putRecords(tx, w, now); w.err != nil {
+			id, hash := rt.auditID, rt.auditHash
+			if w.err = rt.put(w, now); w.err != nil {
+				rt.auditID, rt.auditHash = id, hash
 				if _, err := tx.Exec("ROLLBACK TO put_records"); err != nil {
 					return err
 				}
@@ -108,29 +169,28 @@ func (s *Store) commitRecords(batch []*recordWrite) {
 	}
 }
 
-// putRecords applies one write inside the batch's transaction, filling in the
-// stored revisions, times and audit chain.
-func putRecords(tx *sql.Tx, w *recordWrite, now time.Time) error {
+// put applies one write inside the batch's transaction, filling in the stored
+// revisions, times and audit chain.
+func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 	ts := now.UnixNano()
 	for i := range w.recs {
 		r := &w.recs[i]
-		var stored int64
-		err := tx.QueryRow("SELECT rev FROM records WHERE kind = ? AND id = ?", r.Kind, r.ID).Scan(&stored)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read %s %s: %w", r.Kind, r.ID, err)
-		}
-		switch {
-		case r.Rev == 0 && exists:
-			return statestore.RecordExists(r.Kind, r.ID)
-		case r.Rev != 0 && !exists:
-			return statestore.RecordMissing(r.Kind, r.ID)
-		case r.Rev != 0 && stored != r.Rev:
-			return statestore.RecordChanged(r.Kind, r.ID, r.Rev, stored)
+		var created int64
+		if r.Rev != 0 {
+			var stored int64
+			err := rt.rev.QueryRow(r.Kind, r.ID).Scan(&stored, &created)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return statestore.RecordMissing(r.Kind, r.ID)
+			case err != nil:
+				return fmt.Errorf("read %s %s: %w", r.Kind, r.ID, err)
+			case stored != r.Rev:
+				return statestore.RecordChanged(r.Kind, r.ID, r.Rev, stored)
+			}
 		}
 		if r.Key != "" {
 			var holder string
-			err := tx.QueryRow("SELECT id FROM records WHERE kind = ? AND key = ?", r.Kind, r.Key).Scan(&holder)
+			err := rt.holder.QueryRow(r.Kind, r.Key).Scan(&holder)
 			if err == nil && holder != r.ID {
 				return statestore.RecordKeyTaken(r.Kind, r.Key, holder)
 			}
@@ -140,15 +200,16 @@ func putRecords(tx *sql.Tx, w *recordWrite, now time.Time) error {
 		}
 		due := dueNanos(r.Due)
 		if r.Rev == 0 {
-			if _, err := tx.Exec(`INSERT INTO records (kind, id, key, service, state, due, body, rev, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, r.Kind, r.ID, r.Key, r.Service, r.State, due, string(r.Body), ts, ts); err != nil {
+			res, err := rt.insert.Exec(r.Kind, r.ID, r.Key, r.Service, r.State, due, string(r.Body), ts, ts)
+			if err != nil {
 				return fmt.Errorf("insert %s %s: %w", r.Kind, r.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return statestore.RecordExists(r.Kind, r.ID)
 			}
 			r.Rev, r.CreatedAt = 1, statestore.Time(ts)
 		} else {
-			var created int64
-			if err := tx.QueryRow(`UPDATE records SET key = ?, service = ?, state = ?, due = ?, body = ?, rev = rev + 1, updated_at = ?
-				WHERE kind = ? AND id = ? RETURNING created_at`, r.Key, r.Service, r.State, due, string(r.Body), ts, r.Kind, r.ID).Scan(&created); err != nil {
+			if _, err := rt.update.Exec(r.Key, r.Service, r.State, due, string(r.Body), ts, r.Kind, r.ID); err != nil {
 				return fmt.Errorf("update %s %s: %w", r.Kind, r.ID, err)
 			}
 			r.Rev, r.CreatedAt = r.Rev+1, statestore.Time(created)
@@ -159,9 +220,13 @@ func putRecords(tx *sql.Tx, w *recordWrite, now time.Time) error {
 		}
 	}
 	for i := range w.audit {
-		if err := appendAudit(context.Background(), tx, &w.audit[i]); err != nil {
-			return err
+		e := &w.audit[i]
+		statestore.Chain(e, rt.auditID, rt.auditHash)
+		if _, err := rt.insertAudit.Exec(e.ID, e.At.UnixNano(), e.Actor, e.Action, e.Target, e.Reason,
+			jsonText(e.Before), jsonText(e.After), e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("insert audit entry %d: %w", e.ID, err)
 		}
+		rt.auditID, rt.auditHash = e.ID, e.Hash
 	}
 	return nil
 }
@@ -172,6 +237,10 @@ func dueNanos(t time.Time) int64 {
 	}
 	return t.UnixNano()
 }
+
+// The lookups by key repeat "key <> ''": records_key is a partial index over
+// the records that hold a key, and the planner uses it only when the query
+// itself rules the other records out; without it, a lookup scans the kind.
 
 const recordColumns = "kind, id, key, service, state, due, body, rev, created_at, updated_at"
 
@@ -205,7 +274,7 @@ func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, 
 	if key == "" {
 		return day2.Record{}, day2.Errorf(day2.EInvalid, "finding a %s needs a key", kind)
 	}
-	r, err := scanRecord(s.rdb.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = ? AND key = ?", kind, key))
+	r, err := scanRecord(s.rdb.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = ? AND key = ? AND key <> ''", kind, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, day2.Errorf(day2.ENotFound, "no %s holds key %q", kind, key)
 	}

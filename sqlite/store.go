@@ -102,6 +102,7 @@ type Store struct {
 	rollupRows     *sql.Stmt // on rdb
 
 	// Record writes waiting for the group commit (see records.go).
+	recStmts   recordStmts
 	recMu      sync.Mutex
 	recQueue   []*recordWrite
 	recLeading bool
@@ -225,6 +226,9 @@ func (s *Store) open(ctx context.Context, o options) error {
 	if s.rollup, err = prepareRollupStmts(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
+	if s.recStmts, err = prepareRecordStmts(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
 	if s.rollupRows, err = s.rdb.PrepareContext(ctx, rollupRowsQuery); err != nil {
 		return fmt.Errorf("sqlite: prepare %q: %w", rollupRowsQuery, err)
 	}
@@ -241,7 +245,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows} {
+	for _, st := range append([]*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows}, s.recStmts.all()...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
