@@ -23,6 +23,9 @@ type agentKind int
 const (
 	kindTriage agentKind = iota
 	kindInvoice
+	// kindAnswer answers customers' questions from the CRM and the knowledge
+	// base: the agents of the operations scenarios (ops.go).
+	kindAnswer
 )
 
 // profile is how one agent version behaves. Probabilities are per task unless the
@@ -51,6 +54,10 @@ type profile struct {
 	// giveUpOn429 names a tool whose client fails on the first 429 instead of
 	// waiting for Retry-After.
 	giveUpOn429 string
+	// throttled names a tool that rate-limits: a share throttle of its
+	// attempts answer 429 with Retry-After, besides toolTransient's failures.
+	throttled string
+	throttle  float64
 	// cycleMedian and cycleSigma shape the log-normal cycle time; slowTail is the
 	// chance that a task waits behind something and takes 3.5-6 times as long.
 	cycleMedian time.Duration

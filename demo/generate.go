@@ -101,6 +101,11 @@ type Generator struct {
 	p        profile
 	rng      *rand.Rand
 	incident *Incident
+	// toolsOff names the tools a kill switch turned off; the agent works
+	// without them. retryBudget, when set, replaces the profile's maxRetries
+	// (an override flag).
+	toolsOff    map[string]bool
+	retryBudget *int
 }
 
 // NewGenerator returns a generator for s, which must be one of Streams.
@@ -109,7 +114,40 @@ func NewGenerator(s Stream, seed int64) (*Generator, error) {
 	if !ok {
 		return nil, fmt.Errorf("demo: no simulated agent %s", s)
 	}
-	return &Generator{stream: s, p: p, rng: rand.New(rand.NewPCG(uint64(seed), streamHash(s, 0)))}, nil
+	return newGenerator(s, p, seed), nil
+}
+
+func newGenerator(s Stream, p profile, seed int64) *Generator {
+	return &Generator{stream: s, p: p, rng: rand.New(rand.NewPCG(uint64(seed), streamHash(s, 0)))}
+}
+
+// SetToolEnabled turns a tool on or off for the tasks drawn from now on, as a
+// kill switch read by the agent would. Only the question-answering agents of
+// the operations scenarios can work without a tool (their CRM); the others
+// ignore it.
+func (g *Generator) SetToolEnabled(tool string, on bool) {
+	if g.toolsOff == nil {
+		g.toolsOff = map[string]bool{}
+	}
+	g.toolsOff[tool] = !on
+}
+
+// SetRetryBudget sets how many times a failed tool call is retried, for the
+// tasks drawn from now on; a negative n restores the agent's own budget.
+func (g *Generator) SetRetryBudget(n int) {
+	if n < 0 {
+		g.retryBudget = nil
+		return
+	}
+	g.retryBudget = &n
+}
+
+// maxRetries is the retry budget of one tool call.
+func (g *Generator) maxRetries() int {
+	if g.retryBudget != nil {
+		return *g.retryBudget
+	}
+	return g.p.maxRetries
 }
 
 // SetIncident makes the tasks the generator draws from now on suffer inc when
@@ -177,6 +215,8 @@ func (g *Generator) Next(start time.Time) Plan {
 	switch g.p.kind {
 	case kindTriage:
 		outcome, rootAttrs = t.triage()
+	case kindAnswer:
+		outcome, rootAttrs = t.answer()
 	default:
 		outcome, rootAttrs = t.invoice()
 	}
@@ -402,6 +442,54 @@ func (t *task) invoice() (Outcome, []attribute.KeyValue) {
 	return Outcome{Success: true, ReasonCode: "posted"}, attrs
 }
 
+// Reason codes of the question-answering agents.
+const (
+	reasonAnswered        = "answered"
+	reasonAnsweredGeneric = "answered_without_account"
+)
+
+// answer draws a customer question answered by a question-answering agent:
+// classify the question, read the customer and their orders from the CRM,
+// search the knowledge base, draft the answer. A CRM call that fails is not
+// fatal: the agent answers from the knowledge base alone, without the
+// customer's account, as it also does when a kill switch turned the CRM off.
+// A failed knowledge base search, a safety block or low confidence hand the
+// question to a person.
+func (t *task) answer() (Outcome, []attribute.KeyValue) {
+	r := t.g.rng
+	if r.Float64() < 0.05 {
+		t.riskTier = 1
+	}
+	attrs := t.rootAttrs(attribute.String("question.channel", pick(r, "chat", "chat", "chat", "email", "web")))
+	injection := r.Float64() < t.g.p.injection
+
+	if t.llm(llmCall{model: "gpt-4o-mini", purpose: "classify_question", in: lognormal(r, 600, 0.3), out: lognormal(r, 25, 0.4),
+		temperature: 0, grounding: "question", injection: injection}) {
+		return Outcome{Success: false, Escalation: true, ReasonCode: reasonSafetyBlock}, attrs
+	}
+	reason := reasonAnswered
+	if t.g.toolsOff["crm"] {
+		reason = reasonAnsweredGeneric
+	} else {
+		// The second call is skipped when the first failed: no customer, no orders.
+		if t.tool(toolCall{tool: "crm", action: "get_customer", latency: 120}) ||
+			t.tool(toolCall{tool: "crm", action: "list_orders", latency: 160}) {
+			reason = reasonAnsweredGeneric
+		}
+	}
+	if t.tool(toolCall{tool: "kb", action: "search", latency: 200}) {
+		return Outcome{Success: false, Escalation: true, ReasonCode: t.toolReason}, attrs
+	}
+	if t.llm(llmCall{model: "gpt-4o-mini", purpose: "draft_answer", in: lognormal(r, 2400, 0.3), out: lognormal(r, 140, 0.3),
+		temperature: 0.2, grounding: "kb", filter: true}) {
+		return Outcome{Success: false, Escalation: true, ReasonCode: reasonSafetyBlock}, attrs
+	}
+	if r.Float64() < t.g.p.lowConfidence {
+		return Outcome{Success: false, Escalation: true, ReasonCode: "low_confidence"}, attrs
+	}
+	return Outcome{Success: true, ReasonCode: reason}, attrs
+}
+
 type llmCall struct {
 	model, purpose, grounding string
 	in, out                   float64
@@ -583,7 +671,9 @@ func (t *task) tool(c toolCall) (failed bool) {
 			failed = true
 			break
 		}
-		if !down && r.Float64() >= transient {
+		// throttled: the tool rate-limits this attempt (429 with Retry-After).
+		throttled := !down && c.tool == t.g.p.throttled && r.Float64() < t.g.p.throttle
+		if !throttled && !down && r.Float64() >= transient {
 			status = 200
 			if c.sideEffect && c.action != "update_ticket" {
 				status = 201
@@ -595,11 +685,11 @@ func (t *task) tool(c toolCall) (failed bool) {
 		// A retryable failure.
 		var wait time.Duration
 		switch x := r.Float64(); {
-		case down || x >= 0.45 && x < 0.7:
+		case !throttled && (down || x >= 0.45 && x < 0.7):
 			status = 503
 			lat /= 2
 			errMsg = fmt.Sprintf("%s.%s: HTTP 503 Service Unavailable", c.tool, c.action)
-		case x < 0.45:
+		case throttled || x < 0.45:
 			status = 429
 			lat /= 4
 			wait = time.Duration(1+r.IntN(4)) * time.Second // Retry-After
@@ -615,7 +705,7 @@ func (t *task) tool(c toolCall) (failed bool) {
 		}
 		elapsed += lat
 		external += lat
-		if attempt == t.g.p.maxRetries || (status == 429 && c.tool == t.g.p.giveUpOn429) {
+		if attempt == t.g.maxRetries() || (status == 429 && c.tool == t.g.p.giveUpOn429) {
 			failed = true
 			break
 		}

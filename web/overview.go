@@ -110,6 +110,7 @@ type metricTile struct {
 type releaseGroup struct {
 	Service, Env string
 	Rows         []releaseRow
+	Rollout      *rolloutWatch // the rollout compared by, nil without one
 }
 
 type releaseRow struct {
@@ -289,7 +290,9 @@ func (u *UI) servicePart(ctx context.Context, s day2.ServiceSummary, env string,
 	}
 	sp.cur = d.Sum(filter, from, to, nil)
 	sp.prev = d.Sum(filter, from.Add(-rng.D), from, nil)
-	sp.releases = releaseGroups(s, env, gate, d, from, to)
+	if sp.releases, sp.err = u.releaseWatch(ctx, s, env, gate, d, from, to); sp.err != nil {
+		return sp
+	}
 	if err := d.Err(); err != nil {
 		sp.err = fmt.Errorf("load rollups of %s: %w", s.Service, err)
 	}

@@ -1,13 +1,17 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/release"
 	"github.com/day2ops/day2/slo"
 )
 
@@ -15,20 +19,82 @@ import (
 // are too noisy to call a difference better or worse.
 const minReleaseTasks = 30
 
+// rolloutWatch is what the release watch shows of the rollout behind a group:
+// its state and weight, with a link to its page.
+type rolloutWatch struct {
+	URL, State, Text, Title string
+}
+
+// maxWatchedEnded is how many ended rollouts of a service the release watch
+// reads, newest first, looking for one that ended in the range.
+const maxWatchedEnded = 20
+
+// releaseWatch is the release watch of service s over [from, to): the
+// rollouts that were active or ended in the range, then releaseGroups.
+func (u *UI) releaseWatch(ctx context.Context, s day2.ServiceSummary, env string, gate slo.GateDecision, d *slo.Data, from, to time.Time) ([]releaseGroup, error) {
+	var ros []release.Rollout
+	if u.releases != nil {
+		active, err := u.releases.Rollouts(ctx, release.RolloutFilter{Service: s.Service, Environment: env,
+			States: []string{release.StateRunning, release.StatePaused}})
+		if err != nil {
+			return nil, fmt.Errorf("list the rollouts of %s: %w", s.Service, err)
+		}
+		ended, err := u.releases.Rollouts(ctx, release.RolloutFilter{Service: s.Service, Environment: env,
+			States: []string{release.StatePromoted, release.StateRolledBack}, Limit: maxWatchedEnded})
+		if err != nil {
+			return nil, fmt.Errorf("list the rollouts of %s: %w", s.Service, err)
+		}
+		ros = append(active, ended...)
+	}
+	return releaseGroups(s, env, gate, d, ros, from, to), nil
+}
+
+// watchedRollouts picks, per environment, the rollout the release watch
+// compares by: the active one, else the one that ended last in [from, to).
+func watchedRollouts(ros []release.Rollout, from time.Time) map[string]*release.Rollout {
+	out := map[string]*release.Rollout{}
+	for i := range ros {
+		ro := &ros[i]
+		if !ro.Active() && ro.EndedAt.Before(from) {
+			continue
+		}
+		cur := out[ro.Environment]
+		switch {
+		case cur == nil:
+		case cur.Active():
+			continue
+		case !ro.Active() && !ro.EndedAt.After(cur.EndedAt):
+			continue
+		}
+		out[ro.Environment] = ro
+	}
+	return out
+}
+
 // releaseGroups compares the versions of service s that ran in [from, to), one
-// group per environment (only env when set). day2 has no release records yet, so
-// the baseline is the oldest version by version number that ran in the range,
-// and every newer one is a candidate compared with it; the share of tasks each
-// version ran stands for its canary weight.
-func releaseGroups(s day2.ServiceSummary, env string, gate slo.GateDecision, d *slo.Data, from, to time.Time) []releaseGroup {
+// group per environment (only env when set). Where a rollout of the service was
+// active in the environment, or ended in the range (the latest such), the
+// group compares its candidate with its baseline, shows both even before they
+// ran a task, and links to the rollout; other versions that ran are compared
+// with that baseline too. Without a rollout, the baseline is the oldest version
+// by version number that ran in the range, and every newer one is a candidate
+// compared with it. The share of tasks each version ran stands for its
+// observed canary weight.
+func releaseGroups(s day2.ServiceSummary, env string, gate slo.GateDecision, d *slo.Data, ros []release.Rollout, from, to time.Time) []releaseGroup {
 	objective := 0.0
 	if st := findStatus(gate.SLOs, s.Service+"/"+slo.NameTaskSuccess); st != nil {
 		objective = st.Objective
 	}
+	watched := watchedRollouts(ros, from)
 	byEnv := map[string][]string{}
 	for _, v := range s.Versions {
 		if (env == "" || v.Environment == env) && !v.LastSeen.Before(from) {
 			byEnv[v.Environment] = append(byEnv[v.Environment], v.Version)
+		}
+	}
+	for e, ro := range watched {
+		if env == "" || e == env {
+			byEnv[e] = append(byEnv[e], ro.Baseline, ro.Candidate)
 		}
 	}
 	envs := make([]string, 0, len(byEnv))
@@ -38,15 +104,21 @@ func releaseGroups(s day2.ServiceSummary, env string, gate slo.GateDecision, d *
 	sort.Strings(envs)
 	var out []releaseGroup
 	for _, e := range envs {
+		ro := watched[e]
 		type ver struct {
 			v string
 			t slo.Totals
 		}
 		var vs []ver
 		var seen int64
+		done := map[string]bool{}
 		for _, v := range byEnv[e] {
+			if done[v] {
+				continue
+			}
+			done[v] = true
 			t := d.Sum(slo.Filter{Environment: e, Version: v}, from, to, nil)
-			if t.Counters.Seen == 0 {
+			if t.Counters.Seen == 0 && (ro == nil || (v != ro.Baseline && v != ro.Candidate)) {
 				continue
 			}
 			seen += t.Counters.Seen
@@ -55,8 +127,28 @@ func releaseGroups(s day2.ServiceSummary, env string, gate slo.GateDecision, d *
 		if len(vs) == 0 {
 			continue
 		}
-		sort.Slice(vs, func(i, j int) bool { return versionLess(vs[i].v, vs[j].v) })
+		// The baseline first, then the candidate, then the others by version.
+		rank := func(v string) int {
+			switch {
+			case ro == nil:
+				return 0
+			case v == ro.Baseline:
+				return 0
+			case v == ro.Candidate:
+				return 1
+			}
+			return 2
+		}
+		sort.Slice(vs, func(i, j int) bool {
+			if ri, rj := rank(vs[i].v), rank(vs[j].v); ri != rj {
+				return ri < rj
+			}
+			return versionLess(vs[i].v, vs[j].v)
+		})
 		g := releaseGroup{Service: s.Service, Env: e}
+		if ro != nil {
+			g.Rollout = newRolloutWatch(ro)
+		}
 		base := &vs[0].t
 		for i := range vs {
 			t := &vs[i].t
@@ -66,6 +158,12 @@ func releaseGroups(s day2.ServiceSummary, env string, gate slo.GateDecision, d *
 				TasksURL: link("/tasks", "service", s.Service, "env", e, "version", vs[i].v),
 			}
 			switch {
+			case ro != nil && vs[i].v == ro.Baseline:
+				row.Role = "baseline"
+			case ro != nil && vs[i].v == ro.Candidate:
+				row.Role = "candidate"
+			case ro != nil:
+				row.Role = "other"
 			case len(vs) == 1:
 				row.Role = "only version"
 			case i == 0:
@@ -80,6 +178,27 @@ func releaseGroups(s day2.ServiceSummary, env string, gate slo.GateDecision, d *
 		out = append(out, g)
 	}
 	return out
+}
+
+// newRolloutWatch describes ro for the release watch: "▶ 25%" for a running
+// canary at 25%, with the full story in the title.
+func newRolloutWatch(ro *release.Rollout) *rolloutWatch {
+	w := &rolloutWatch{URL: "/releases/" + url.PathEscape(ro.ID), State: ro.State}
+	sym := strings.Fields(rolloutStateText[ro.State])
+	if len(sym) > 0 {
+		w.Text = sym[0] + " "
+	}
+	switch {
+	case ro.Active() && ro.Strategy.Type == release.StrategyShadow:
+		w.Text += "shadow " + strconv.Itoa(ro.Strategy.Share) + "%"
+	case ro.Active():
+		w.Text += strconv.Itoa(ro.Weights.Candidate) + "%"
+	default:
+		w.Text += strings.ReplaceAll(ro.State, "_", " ")
+	}
+	w.Title = fmt.Sprintf("%s rollout of %s over %s, %s, %s: %s; open the rollout",
+		ro.Strategy.Type, ro.Candidate, ro.Baseline, strings.ReplaceAll(ro.State, "_", " "), rolloutStepText(ro), rolloutWeightsOf(ro).Text)
+	return w
 }
 
 // releaseCells are a version's SLIs with their differences from the baseline.

@@ -209,6 +209,8 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case day2.EInvalid:
 		status = http.StatusBadRequest
+	case day2.EForbidden:
+		status = http.StatusForbidden
 	case day2.EUnavailable, day2.EOverloaded:
 		status = http.StatusServiceUnavailable
 	}
