@@ -77,7 +77,9 @@ func (a *App) buildOps(cfg *config.Config, baseURL string) error {
 		Records: a.Store, Audit: a.Store.ListAudit, Tasks: a.Store, Rollups: a.Store,
 		Notify: func(_ context.Context, m notify.Message) []day2.Record { return a.Outbox.Prepare(m) },
 		Kick:   a.Outbox.Kick,
-		Levers: levers{a}, Runbooks: cfg.Runbooks, GroupInterval: groupInterval(cfg.Notifiers),
+		Levers: levers{a}, Runbooks: cfg.Runbooks,
+		GroupInterval:  shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.GroupInterval }),
+		RepeatInterval: shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.RepeatInterval }),
 		BaseURL: baseURL, Clock: now, Logger: a.log,
 		SLOBudget: a.budgetConsumed,
 		Rules:     a.Rules,
@@ -125,12 +127,13 @@ func (a *App) reloadOps(cfg *config.Config) error {
 	return nil
 }
 
-// groupInterval is the shortest group_interval of the notifiers (0: the
-// incident service's default).
-func groupInterval(ns []notify.Notifier) time.Duration {
+// shortest is the shortest interval the notifiers set (0: the incident
+// service's default), for group_interval and repeat_interval: incidents keep one
+// rhythm, the most frequent any destination asks for.
+func shortest(ns []notify.Notifier, interval func(notify.Notifier) day2.Duration) time.Duration {
 	var d time.Duration
 	for _, n := range ns {
-		if g := n.GroupInterval.D(); g > 0 && (d == 0 || g < d) {
+		if g := interval(n).D(); g > 0 && (d == 0 || g < d) {
 			d = g
 		}
 	}

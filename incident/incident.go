@@ -236,6 +236,10 @@ type Options struct {
 	// GroupInterval is the least time between two update notifications of one
 	// incident: default 5m.
 	GroupInterval time.Duration
+	// RepeatInterval is how long an open, unmitigated incident goes without a
+	// message before it is announced again, as Alertmanager's repeat_interval:
+	// default 4h; negative turns repeats off.
+	RepeatInterval time.Duration
 	// BaseURL is day2's public URL, for links in messages and runbooks.
 	BaseURL string
 	Clock   func() time.Time
@@ -271,6 +275,9 @@ func NewService(o Options) (*Service, error) {
 	}
 	if o.GroupInterval <= 0 {
 		o.GroupInterval = 5 * time.Minute
+	}
+	if o.RepeatInterval == 0 {
+		o.RepeatInterval = DefaultRepeatInterval
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	s := &Service{o: o, log: o.Logger, now: o.Clock, runbooks: map[string]*template.Template{}}
@@ -396,12 +403,19 @@ func (s *Service) load(ctx context.Context, id string) (Incident, day2.Record, e
 	return inc, r, err
 }
 
+// DefaultRepeatInterval is Options.RepeatInterval's default, Alertmanager's.
+const DefaultRepeatInterval = 4 * time.Hour
+
 // due returns when something must next happen to inc: a batched update to
-// send, or a review reminder; zero when nothing is due.
+// send, a repeat of an unmitigated incident, or a review reminder; zero when
+// nothing is due.
 func (s *Service) due(inc *Incident) time.Time {
 	if inc.Open() {
 		if inc.UpdatePending {
 			return inc.LastUpdateSentAt.Add(s.o.GroupInterval)
+		}
+		if s.repeats(inc) {
+			return inc.LastUpdateSentAt.Add(s.o.RepeatInterval)
 		}
 		return time.Time{}
 	}
@@ -409,6 +423,12 @@ func (s *Service) due(inc *Incident) time.Time {
 		return inc.ResolvedAt.Add(ReviewDue)
 	}
 	return time.Time{}
+}
+
+// repeats reports whether inc is announced again after RepeatInterval of
+// silence: while it is open and nobody has mitigated it.
+func (s *Service) repeats(inc *Incident) bool {
+	return s.o.RepeatInterval > 0 && inc.Open() && inc.State != StateMitigated && !inc.LastUpdateSentAt.IsZero()
 }
 
 // wantsReminder reports whether a review reminder is still to be sent for inc:

@@ -256,3 +256,36 @@ func TestSLOTransitionsBecomeAlerts(t *testing.T) {
 		t.Fatalf("incident %+v", inc)
 	}
 }
+
+func TestAnUnmitigatedIncidentIsRepeatedAfterTheRepeatInterval(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.RepeatInterval = time.Hour })
+	e.ingest(t, alert("crm-down", "prod"))
+	inc := e.only(t)
+	e.clock.Set(t0.Add(59 * time.Minute))
+	e.tick(t)
+	if n := e.out.count(notify.EventIncidentUpdated, inc.ID); n != 0 {
+		t.Fatalf("%d repeats before the repeat interval, want 0", n)
+	}
+	e.clock.Set(t0.Add(time.Hour))
+	e.tick(t)
+	e.tick(t)
+	if n := e.out.count(notify.EventIncidentUpdated, inc.ID); n != 1 {
+		t.Fatalf("%d repeats after one repeat interval of silence, want 1", n)
+	}
+	if s := e.out.last().Summary; !strings.Contains(s, "Reminder: still triggered after 1h") {
+		t.Errorf("repeat summary %q", s)
+	}
+	if got := entries(e.get(t, inc.ID), EntryReminder); len(got) != 1 {
+		t.Errorf("%d reminder entries on the timeline, want 1", len(got))
+	}
+	// Once mitigated, nobody is paged again.
+	if _, err := e.svc.Mitigate(bg, "alice", inc.ID, LeverRequest{Reason: "failed over"}); err != nil {
+		t.Fatal(err)
+	}
+	sent := e.out.count(notify.EventIncidentUpdated, inc.ID)
+	e.clock.Set(t0.Add(5 * time.Hour))
+	e.tick(t)
+	if n := e.out.count(notify.EventIncidentUpdated, inc.ID); n != sent {
+		t.Fatalf("a mitigated incident was repeated (%d -> %d updates)", sent, n)
+	}
+}

@@ -12,7 +12,8 @@ import (
 
 // Tick does what is due: it evaluates the alert rules (when Options.Rules is
 // set) and ingests their alerts, sends the batched incident.updated messages
-// whose group interval has passed, and reminds of reviews still missing 72
+// whose group interval has passed, repeats incidents nobody mitigated for
+// RepeatInterval, and reminds of reviews still missing 72
 // hours after resolution (once per incident). One replica runs it.
 func (s *Service) Tick(ctx context.Context) error {
 	now := s.now().UTC()
@@ -54,6 +55,14 @@ func (s *Service) Tick(ctx context.Context) error {
 func (s *Service) dueWork(inc *Incident, now time.Time) change {
 	var ch change
 	ch.msgs = s.maybeFlush(inc, now)
+	if len(ch.msgs) == 0 && s.repeats(inc) && !now.Before(inc.LastUpdateSentAt.Add(s.o.RepeatInterval)) {
+		text := fmt.Sprintf("still %s after %s, %d of %d alerts firing; nobody has mitigated it yet",
+			inc.State, dur(now.Sub(inc.OpenedAt)), inc.Firing(), len(inc.Alerts))
+		inc.add(Entry{At: now, Actor: SystemActor, Type: EntryReminder, Text: text})
+		inc.UpdatesSent++
+		inc.LastUpdateSentAt = now
+		ch.msgs = append(ch.msgs, s.message(inc, notify.EventIncidentUpdated, now, "Reminder: "+text))
+	}
 	if s.wantsReminder(inc) && !now.Before(inc.ResolvedAt.Add(ReviewDue)) {
 		inc.ReminderSentAt = now
 		text := fmt.Sprintf("no post-incident review recorded %s after resolution; hold the blameless review and record it", dur(now.Sub(inc.ResolvedAt)))
