@@ -79,6 +79,7 @@ func (s *Store) leadRecordCommits() {
 // for each would cost more than running them.
 type recordStmts struct {
 	rev, holder, insert, update, lastAudit, insertAudit *sql.Stmt
+	savepoint, rollbackTo, release                      *sql.Stmt
 }
 
 func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
@@ -96,6 +97,9 @@ func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
 		{&st.lastAudit, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"},
 		{&st.insertAudit, `INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.savepoint, "SAVEPOINT put_records"},
+		{&st.rollbackTo, "ROLLBACK TO put_records"},
+		{&st.release, "RELEASE put_records"},
 	} {
 		var err error
 		if *q.dst, err = db.PrepareContext(ctx, q.query); err != nil {
@@ -106,7 +110,7 @@ func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
 }
 
 func (st recordStmts) all() []*sql.Stmt {
-	return []*sql.Stmt{st.rev, st.holder, st.insert, st.update, st.lastAudit, st.insertAudit}
+	return []*sql.Stmt{st.rev, st.holder, st.insert, st.update, st.lastAudit, st.insertAudit, st.savepoint, st.rollbackTo, st.release}
 }
 
 // recordTx is one batch's transaction: its statements and the tail of the
@@ -138,21 +142,22 @@ func (s *Store) commitRecords(batch []*recordWrite) {
 			}
 			return w.err
 		}
+		savepoint, rollbackTo, release := tx.Stmt(s.recStmts.savepoint), tx.Stmt(s.recStmts.rollbackTo), tx.Stmt(s.recStmts.release)
 		for _, w := range batch {
 			if w.err = w.ctx.Err(); w.err != nil {
 				continue
 			}
-			if _, err := tx.Exec("SAVEPOINT put_records"); err != nil {
+			if _, err := savepoint.Exec(); err != nil {
 				return err
 			}
 			id, hash := rt.auditID, rt.auditHash
 			if w.err = rt.put(w, now); w.err != nil {
 				rt.auditID, rt.auditHash = id, hash
-				if _, err := tx.Exec("ROLLBACK TO put_records"); err != nil {
+				if _, err := rollbackTo.Exec(); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.Exec("RELEASE put_records"); err != nil {
+			if _, err := release.Exec(); err != nil {
 				return err
 			}
 		}
