@@ -72,16 +72,7 @@ spec:
 
 func TestAlertRulesAndRunbooks(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, text string) { writeFile(t, dir, name, text) }
 	write("rules.yaml", `apiVersion: day2/v1
 kind: AlertRule
 metadata: {name: triage-success-drop}
@@ -126,16 +117,7 @@ spec: {service: a, sli: tool_failure, op: gt, threshold: 0.1, window: 5m, severi
 
 func TestFeatureFlags(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, text string) { writeFile(t, dir, name, text) }
 	write("flags.yaml", `apiVersion: day2/v1
 kind: FeatureFlags
 metadata: {name: triage}
@@ -165,5 +147,17 @@ spec:
 	_, err = LoadDir(dir)
 	if err == nil || !strings.Contains(err.Error(), `flag "crm-tool" is defined twice`) {
 		t.Fatalf("a flag defined twice: %v", err)
+	}
+}
+
+// writeFile writes text to name under dir, creating directories.
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
