@@ -80,7 +80,7 @@ func (a *App) buildOps(cfg *config.Config, baseURL string) error {
 		Levers: levers{a}, Runbooks: cfg.Runbooks,
 		GroupInterval:  shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.GroupInterval }),
 		RepeatInterval: shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.RepeatInterval }),
-		BaseURL: baseURL, Clock: now, Logger: a.log,
+		BaseURL:        baseURL, Clock: now, Logger: a.log,
 		SLOBudget: a.budgetConsumed,
 		Rules:     a.Rules,
 	}); err != nil {

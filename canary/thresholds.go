@@ -35,9 +35,12 @@ const (
 
 // Defaults applied by WithDefaults.
 const (
-	DefaultMinSamples           = 100
-	DefaultAlpha                = 0.05
-	DefaultMaxLooks             = 10
+	DefaultMinSamples = 100
+	DefaultAlpha      = 0.05
+	DefaultMaxLooks   = 10
+	// MaxMaxLooks bounds MaxLooks: computing the sequential boundaries grows
+	// with the square of the looks.
+	MaxMaxLooks                 = 100
 	DefaultSuccessTolerance     = 0.01
 	DefaultEscalationTolerance  = 0.01
 	DefaultToolFailureTolerance = 0.005
@@ -130,8 +133,8 @@ func (t Thresholds) Validate() error {
 	if bad(t.Alpha) || t.Alpha < 0 || t.Alpha > 0.5 {
 		return day2.Errorf(day2.EInvalid, "judge.alpha must be a false-alarm probability above 0 and at most 0.5, such as 0.05 (0 for the default %g); got %v", DefaultAlpha, t.Alpha)
 	}
-	if t.MaxLooks < 0 || t.MaxLooks > 100 {
-		return day2.Errorf(day2.EInvalid, "judge.max_looks must be the number of looks planned per step, 1 to 100 (0 for the default %d); got %d", DefaultMaxLooks, t.MaxLooks)
+	if t.MaxLooks < 0 || t.MaxLooks > MaxMaxLooks {
+		return day2.Errorf(day2.EInvalid, "judge.max_looks must be the number of looks planned per step, 1 to %d (0 for the default %d); got %d", MaxMaxLooks, DefaultMaxLooks, t.MaxLooks)
 	}
 	proportions := []struct {
 		name string

@@ -454,7 +454,7 @@ func (s *Service) put(ctx context.Context, inc Incident, ch change) (Incident, b
 			recs := s.o.Notify(ctx, m)
 			if len(recs) > 0 {
 				inc.add(Entry{At: m.At, Actor: SystemActor, Type: EntryNotification,
-					Text: fmt.Sprintf("%s sent to %d destination(s)", m.Event, len(recs)), Data: map[string]any{"event": m.Event}})
+					Text: fmt.Sprintf("%s queued for %d destination(s)", m.Event, len(recs)), Data: map[string]any{"event": m.Event}})
 			}
 			outbox = append(outbox, recs...)
 		}

@@ -39,7 +39,7 @@ func (s *Service) Run(ctx context.Context) {
 // which holds the step; inconclusive waits. Paused rollouts are not judged.
 func (s *Service) Tick(ctx context.Context) error {
 	now := s.now().UTC()
-	recs, err := s.records.ListRecords(ctx, day2.RecordFilter{Kind: KindRollout, States: []string{StateRunning}, DueBefore: now, Order: day2.DueFirst, Limit: 1000})
+	recs, err := s.records.ListRecords(ctx, day2.RecordFilter{Kind: KindRollout, States: []string{StateRunning}, DueBefore: now.Add(lookSlack), Order: day2.DueFirst, Limit: 1000})
 	if err != nil {
 		return fmt.Errorf("list running rollouts: %w", err)
 	}
@@ -60,6 +60,11 @@ func (s *Service) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// lookSlack is how early a look may be taken: Run ticks every second, and a
+// look due a moment after a tick would otherwise wait a whole second more,
+// making every interval a second too long.
+const lookSlack = 500 * time.Millisecond
+
 // decision is what the judge does after a look.
 type decision int
 
@@ -72,7 +77,7 @@ const (
 
 // judge takes one look at rollout r.
 func (s *Service) judge(ctx context.Context, r Rollout, now time.Time) error {
-	if r.State != StateRunning || now.Before(r.NextLookAt) {
+	if r.State != StateRunning || now.Add(lookSlack).Before(r.NextLookAt) {
 		return nil
 	}
 	// With no baseline traffic in this step (the candidate serves everyone),

@@ -353,8 +353,10 @@ func (req *StartRequest) normalize() error {
 		return day2.Errorf(day2.EInvalid, "judge thresholds: %v", err)
 	}
 	if j.Thresholds.MaxLooks == 0 {
-		// The judge corrects for repeated looks; plan one look per interval of a step.
-		j.Thresholds.MaxLooks = max(1, int(st.StepDuration.D()/j.Interval.D()))
+		// The judge corrects for repeated looks; plan one look per interval of a
+		// step, at most the judge's limit of planned looks (later looks are held
+		// to the last planned look's level).
+		j.Thresholds.MaxLooks = min(canary.MaxMaxLooks, max(1, int(st.StepDuration.D()/j.Interval.D())))
 	}
 	j.Thresholds = j.Thresholds.WithDefaults()
 	if len(req.Reason) > 2000 {

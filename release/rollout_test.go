@@ -30,6 +30,21 @@ func TestStartRequestDefaults(t *testing.T) {
 	if req.Judge.Thresholds.MaxLooks != 10 {
 		t.Errorf("max_looks = %d, want one look per interval of a step (10)", req.Judge.Thresholds.MaxLooks)
 	}
+
+	// A long step judged often plans at most the judge's limit of looks, so the
+	// thresholds stay valid and the judge decides.
+	long := StartRequest{Service: "invoice-agent", Baseline: "2.3.1", Candidate: "2.4.0"}
+	long.Strategy.StepDuration = day2.Duration(10 * time.Minute)
+	long.Judge.Interval = day2.Duration(time.Second)
+	if err := long.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if got := long.Judge.Thresholds.MaxLooks; got != 100 {
+		t.Errorf("max_looks of a 10m step judged every 1s = %d, want the limit 100", got)
+	}
+	if err := long.Judge.Thresholds.Validate(); err != nil {
+		t.Errorf("the planned thresholds do not validate: %v", err)
+	}
 }
 
 func TestStartRequestValidation(t *testing.T) {
