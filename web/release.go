@@ -34,12 +34,14 @@ const maxWatchedEnded = 20
 func (u *UI) releaseWatch(ctx context.Context, s day2.ServiceSummary, env string, gate slo.GateDecision, d *slo.Data, from, to time.Time) ([]releaseGroup, error) {
 	var ros []release.Rollout
 	if u.releases != nil {
-		active, err := u.releases.Rollouts(ctx, release.RolloutFilter{Service: s.Service, Environment: env,
+		// Not narrowed to env here: the store filters by service and state, and
+		// releaseGroups keeps env's.
+		active, err := u.releases.Rollouts(ctx, release.RolloutFilter{Service: s.Service,
 			States: []string{release.StateRunning, release.StatePaused}})
 		if err != nil {
 			return nil, fmt.Errorf("list the rollouts of %s: %w", s.Service, err)
 		}
-		ended, err := u.releases.Rollouts(ctx, release.RolloutFilter{Service: s.Service, Environment: env,
+		ended, err := u.releases.Rollouts(ctx, release.RolloutFilter{Service: s.Service,
 			States: []string{release.StatePromoted, release.StateRolledBack}, Limit: maxWatchedEnded})
 		if err != nil {
 			return nil, fmt.Errorf("list the rollouts of %s: %w", s.Service, err)

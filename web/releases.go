@@ -55,6 +55,7 @@ var canaryVerdictText = map[string]string{
 
 var rolloutStates = []string{release.StateRunning, release.StatePaused, release.StatePromoted, release.StateRolledBack}
 
+// releasesPage is the list of rollouts.
 type releasesPage struct {
 	chrome
 	Service, Env, State string
@@ -78,21 +79,20 @@ type rolloutRow struct {
 	State, StateText                           string
 	Verdict, VerdictText, Score, VerdictAt     string
 	InStep                                     string
-	EndedAt                                    time.Time
-	EndedBy, Reason                            string
+	EndedText, EndedBy, Reason                 string
 }
 
 // rolloutWeights is the traffic split of a rollout, drawn as a bar and written out.
 type rolloutWeights struct {
 	Baseline, Candidate int
-	// Shadow is the share of traffic that also runs the candidate (shadow
-	// rollouts), whose outcome is not used.
-	Shadow int
-	Text   string
+	// Text says it in words, with a shadow rollout's share of traffic that
+	// also runs the candidate and a rings rollout's ring.
+	Text string
 }
 
+// releaseFlagRow is one flag of the releases page's flag box.
 type releaseFlagRow struct {
-	Key, State, StateText, Default, Source, Changed string
+	Key, State, StateText, Default, Changed string
 }
 
 // releaseFlash is the message a form's redirect carries (Post/Redirect/Get,
@@ -104,8 +104,8 @@ type releaseFlash struct {
 
 func releaseFlashOf(r *http.Request) releaseFlash {
 	msg := r.URL.Query().Get("flash")
-	if len(msg) > 500 {
-		msg = msg[:500] + "…"
+	if r := []rune(msg); len(r) > 500 {
+		msg = string(r[:500]) + "…"
 	}
 	if m, ok := strings.CutPrefix(msg, "error: "); ok {
 		return releaseFlash{Text: m, Error: true}
@@ -208,30 +208,45 @@ func newRolloutRow(ro *release.Rollout, now time.Time) rolloutRow {
 		ID: ro.ID, URL: "/releases/" + url.PathEscape(ro.ID), Service: ro.Service, Env: ro.Environment,
 		Baseline: ro.Baseline, Candidate: ro.Candidate, Strategy: ro.Strategy.Type, StepText: rolloutStepText(ro),
 		Weights: rolloutWeightsOf(ro), State: ro.State, StateText: rolloutStateText[ro.State],
-		EndedAt: ro.EndedAt, Reason: ro.Reason,
+		Reason: ro.Reason,
 	}
 	if row.StateText == "" {
 		row.StateText = ro.State
 	}
 	if len(ro.Verdicts) > 0 {
 		v := &ro.Verdicts[0]
-		row.Verdict, row.VerdictText, row.Score = v.Verdict, canaryVerdictText[v.Verdict], scoreText(v.Score)
-		row.VerdictAt = stampSec(v.At)
+		row.Verdict, row.VerdictText, row.Score = v.Verdict, canaryVerdictText[v.Verdict], verdictScore(v)
+		row.VerdictAt = shortStamp(v.At, now)
 	}
 	if ro.Active() {
-		row.InStep = human(now.Sub(ro.StepStartedAt))
-		if now.Sub(ro.StepStartedAt) < time.Minute {
-			row.InStep = "under a minute"
-		}
+		row.InStep = inStep(ro, now)
 	}
 	if n := len(ro.History); n > 0 && !ro.Active() {
 		row.EndedBy = ro.History[n-1].Actor
+		row.EndedText = shortStamp(ro.EndedAt, now)
 	}
 	return row
 }
 
+// inStep says how long the rollout's current step has run at now.
+func inStep(ro *release.Rollout, now time.Time) string {
+	if d := now.Sub(ro.StepStartedAt); d >= time.Minute {
+		return human(d)
+	}
+	return "under a minute"
+}
+
+// shortStamp formats t to the minute, without the date when it is today's.
+func shortStamp(t, now time.Time) string {
+	t = t.UTC()
+	if t.Format("2006-01-02") == now.UTC().Format("2006-01-02") {
+		return t.Format("15:04") + " UTC"
+	}
+	return t.Format("Jan 2 15:04") + " UTC"
+}
+
 func newReleaseFlagRow(v *flags.FlagView) releaseFlagRow {
-	row := releaseFlagRow{Key: v.Flag.Key, Source: v.Source, Default: v.Flag.DefaultVariant}
+	row := releaseFlagRow{Key: v.Flag.Key, Default: v.Flag.DefaultVariant}
 	switch {
 	case v.Source == flags.SourceComputed:
 		row.State, row.StateText = "computed", "◆ computed"
@@ -273,16 +288,26 @@ func rolloutWeightsOf(ro *release.Rollout) rolloutWeights {
 	w := rolloutWeights{Baseline: ro.Weights.Baseline, Candidate: ro.Weights.Candidate}
 	w.Text = fmt.Sprintf("baseline %d%% · candidate %d%%", w.Baseline, w.Candidate)
 	if ro.Strategy.Type == release.StrategyShadow && ro.Active() {
-		w.Shadow = ro.Strategy.Share
-		w.Text += fmt.Sprintf(" · candidate shadows %d%%", w.Shadow)
+		w.Text = fmt.Sprintf("baseline %d%% · candidate shadows %d%%", w.Baseline, ro.Strategy.Share)
 	}
 	if ro.Strategy.Type == release.StrategyRings && ro.Active() && ro.Ring != "" {
-		w.Text += " · inside ring " + ro.Ring + ": candidate"
+		w.Text += " · ring " + ro.Ring + " gets the candidate"
 	}
 	return w
 }
 
-// scoreText formats a canary scoreText (0 to 100).
+// verdictScore formats the canary score of v, "–" while no metric has passed
+// or failed (the judge reports 0 then).
+func verdictScore(v *release.Verdict) string {
+	for _, m := range v.Metrics {
+		if m.Verdict == canary.VerdictPass || m.Verdict == canary.VerdictFail {
+			return scoreText(v.Score)
+		}
+	}
+	return "–"
+}
+
+// scoreText formats a canary score (0 to 100).
 func scoreText(s float64) string {
 	return strconv.FormatFloat(math.Round(s*10)/10, 'f', -1, 64)
 }
@@ -316,22 +341,23 @@ type rolloutPage struct {
 	StartReason, EndReason, ID string
 }
 
+// rolloutStep is one step (or ring) of a rollout's strategy.
 type rolloutStep struct {
 	Name, Detail string
+	Mark         string // ✓ passed, ▶ current, ↩ where it was rolled back
 	Current      bool
 	Done         bool
 }
 
 // verdictView is one judge report.
 type verdictView struct {
-	At                       time.Time
-	Step                     string
-	Look                     string
-	Verdict, VerdictText     string
-	Score                    string
-	BaselineN, CandidateN    string
-	Metrics                  []verdictMetric
-	BaselineTasks, CandTasks int64
+	At                    time.Time
+	Step                  string
+	Look                  string
+	Verdict, VerdictText  string
+	Score                 string
+	BaselineN, CandidateN string
+	Metrics               []verdictMetric
 }
 
 // verdictMetric is one metric of a verdict with the numbers behind it.
@@ -346,17 +372,17 @@ type verdictMetric struct {
 	Reason                         string
 }
 
+// rolloutEvent is one entry of a rollout's history.
 type rolloutEvent struct {
-	At                    time.Time
-	Type, Text, Actor     string
-	Reason                string
-	After                 string
-	Evidence              []verdictMetric
-	Class                 string
-	Step                  int
-	BaselineW, CandidateW int
+	At                time.Time
+	Type, Text, Actor string
+	Reason            string
+	After             string
+	Evidence          []verdictMetric
+	Class             string
 }
 
+// rolloutForm is the form of one action on a rollout.
 type rolloutForm struct {
 	Action, Verb, Label, Class, Placeholder, Help string
 }
@@ -409,10 +435,7 @@ func (u *UI) rolloutPage(w http.ResponseWriter, r *http.Request) {
 		p.StateText = ro.State
 	}
 	if ro.Active() {
-		p.InStep = human(now.Sub(ro.StepStartedAt))
-		if now.Sub(ro.StepStartedAt) < time.Minute {
-			p.InStep = "under a minute"
-		}
+		p.InStep = inStep(&ro, now)
 	} else if n := len(ro.History); n > 0 {
 		p.EndedBy = ro.History[n-1].Actor
 	}
@@ -439,8 +462,7 @@ func (u *UI) rolloutPage(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		p.Diff = &d
 	case day2.ErrorCode(err) == day2.ENotFound:
-		p.DiffNote = "The baseline and the candidate are not both registered as versions of " + ro.Service +
-			", so day2 cannot say what changed between them; register them with POST /api/v1/services/" + ro.Service + "/versions."
+		p.DiffNote = "day2 cannot say what changed: " + day2.ErrorMessage(err) + "."
 	default:
 		u.log.Error("diff the versions of a rollout", "rollout", ro.ID, "err", err)
 		p.DiffNote = "What changed could not be read: " + day2.ErrorMessage(err)
@@ -460,7 +482,9 @@ func (u *UI) rolloutPage(w http.ResponseWriter, r *http.Request) {
 				Help: "the baseline serves everyone at once; the rollout ends rolled back"})
 	}
 	p.chrome = u.chrome(r, ro.Service+" "+ro.Candidate+" rollout", "releases")
-	if p.Active && p.Flash.Text == "" {
+	// Reload a running rollout every minute, but not under an operator's
+	// hands: a reload would drop the reason being typed.
+	if p.Active && !p.CanOperate && p.Flash.Text == "" {
 		p.Refresh = 60
 	}
 	u.render(w, http.StatusOK, "release.html", p)
@@ -482,6 +506,17 @@ func rolloutSteps(ro *release.Rollout) []rolloutStep {
 		}
 	case release.StrategyShadow:
 		out = append(out, rolloutStep{Name: "shadow", Detail: fmt.Sprintf("the candidate also runs on %d%% of traffic; the baseline's outcome is used", ro.Strategy.Share), Current: true, Done: ro.State == release.StatePromoted})
+	}
+	for i := range out {
+		st := &out[i]
+		switch {
+		case st.Done:
+			st.Mark = "✓"
+		case st.Current && ro.State == release.StateRolledBack:
+			st.Mark = "↩"
+		case st.Current:
+			st.Mark = "▶"
+		}
 	}
 	return out
 }
@@ -524,9 +559,8 @@ func judgeFacts(j *release.JudgeConfig) string {
 func newVerdictView(ro *release.Rollout, v *release.Verdict) verdictView {
 	vv := verdictView{
 		At: v.At, Step: rolloutStepName(ro, v.Step), Look: strconv.Itoa(v.Look) + " of " + strconv.Itoa(ro.Judge.Thresholds.WithDefaults().MaxLooks),
-		Verdict: v.Verdict, VerdictText: canaryVerdictText[v.Verdict], Score: scoreText(v.Score),
+		Verdict: v.Verdict, VerdictText: canaryVerdictText[v.Verdict], Score: verdictScore(v),
 		BaselineN: count(v.BaselineTasks), CandidateN: count(v.CandidateTasks),
-		BaselineTasks: v.BaselineTasks, CandTasks: v.CandidateTasks,
 	}
 	for i := range v.Metrics {
 		vv.Metrics = append(vv.Metrics, newVerdictMetric(&v.Metrics[i]))
@@ -600,8 +634,7 @@ func msMedian(ms float64) string {
 }
 
 func newRolloutEvent(ro *release.Rollout, h *release.HistoryEntry) rolloutEvent {
-	row := rolloutEvent{At: h.At, Type: h.Type, Text: rolloutEventText[h.Type], Actor: h.Actor, Reason: h.Reason,
-		Step: h.Step, BaselineW: h.Weights.Baseline, CandidateW: h.Weights.Candidate}
+	row := rolloutEvent{At: h.At, Type: h.Type, Text: rolloutEventText[h.Type], Actor: h.Actor, Reason: h.Reason}
 	if row.Text == "" {
 		row.Text = h.Type
 	}
@@ -671,6 +704,8 @@ type versionChart struct {
 	BaseTotal, CandTotal string
 }
 
+// versionChartMark is a rollout event drawn on a chart: X is seconds since the
+// chart's start until versionChartOf places it.
 type versionChartMark struct {
 	X     float64
 	Label string
@@ -770,8 +805,14 @@ func versionChartOf(id, title, note string, ts []time.Time, vals [2][]float64, u
 		lo, hi = 0, math.Max(0.01, roundUpNice(hi*1.1))
 	}
 	label := title + " of " + ro.Baseline + " (baseline) and " + ro.Candidate + " (candidate) of " + ro.Service + " in " + ro.Environment
-	base := newLineChart(ts, vals[0], lo, hi, nil, objective, label)
-	cand := newLineChart(ts, vals[1], lo, hi, nil, objective, label)
+	axis := func(v float64) string {
+		if math.Abs(v) < 1e-12 {
+			v = 0 // not "-0%"
+		}
+		return objective(v)
+	}
+	base := newLineChart(ts, vals[0], lo, hi, nil, axis, label)
+	cand := newLineChart(ts, vals[1], lo, hi, nil, axis, label)
 	c := versionChart{lineChart: base, ID: id, Title: title, Note: note, CandPath: dotLonePoints(cand.Path), CandHas: cand.HasData,
 		Baseline: ro.Baseline, Candidate: ro.Candidate, BaseTotal: totals[0], CandTotal: totals[1]}
 	c.Path = dotLonePoints(c.Path)
