@@ -2,12 +2,14 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/day2ops/day2"
@@ -60,6 +62,8 @@ type queueRow struct {
 	Amount   string
 	Conf     string
 	InPolicy string
+	Prompt   string // the prompt, shortened, for the row's summary
+	Context  []ctxField
 }
 
 // historyRow is a request in the history table.
@@ -114,7 +118,10 @@ func (u *UI) approvalList(w http.ResponseWriter, r *http.Request) {
 	p.QueueCapped = len(pending) == maxQueue
 	for _, req := range pending {
 		row := queueRow{R: req, Amount: amountText(req.Amount), Conf: confidenceText(req.Context["confidence"]),
-			InPolicy: inPolicyText(req.Context["in_policy"])}
+			InPolicy: inPolicyText(req.Context["in_policy"]), Context: contextFields(req.Context)}
+		if prompt, ok := req.Context["prompt"].(string); ok {
+			row.Prompt = shorten(prompt, 160)
+		}
 		left := req.ExpiresAt.Sub(now)
 		row.Left = "in " + leftText(left)
 		switch {
@@ -140,16 +147,25 @@ func (u *UI) approvalList(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	for _, period := range []struct {
+	// The two periods are counted at once: each reads every request asked in
+	// it, which is most of the page's time when there are many.
+	periods := []struct {
 		label string
 		d     time.Duration
-	}{{"last 24 hours", 24 * time.Hour}, {"last 7 days", 7 * 24 * time.Hour}} {
-		st, err := u.approvals.Stats(ctx, p.Service, now.Add(-period.d))
-		if err != nil {
-			u.fail(w, r, err)
-			return
-		}
-		p.Stats = append(p.Stats, statsOf(period.label, st))
+	}{{"last 24 hours", 24 * time.Hour}, {"last 7 days", 7 * 24 * time.Hour}}
+	stats := make([]approval.Stats, len(periods))
+	errs := make([]error, len(periods))
+	var wg sync.WaitGroup
+	for i, period := range periods {
+		wg.Go(func() { stats[i], errs[i] = u.approvals.Stats(ctx, p.Service, now.Add(-period.d)) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for i, period := range periods {
+		p.Stats = append(p.Stats, statsOf(period.label, stats[i]))
 	}
 	p.Services = approvalServices(u.approvals.Policies(), p.Switches, p.Service, pending, history)
 	p.APIURL = link("/api/v1/approvals", "service", p.Service, "state", p.State)
@@ -316,6 +332,16 @@ func leftText(d time.Duration) string {
 		return "0s"
 	}
 	return latencyText(d)
+}
+
+// shorten cuts s to at most n runes on one line, marking the cut with "…".
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func twoDigits(n int) string {

@@ -122,23 +122,31 @@ func (u *UI) incidentList(w http.ResponseWriter, r *http.Request) {
 	u.render(w, http.StatusOK, "incidents.html", p)
 }
 
-// incidentAge is how long an open incident has been open, or how long a
-// resolved one lasted from its detection.
+// incidentAge is how long an incident has lasted since it was detected: until
+// now, or until it was resolved.
 func incidentAge(inc *incident.Incident, now time.Time) string {
-	start := inc.DetectedAt
-	if start.IsZero() || inc.OpenedAt.Before(start) {
-		start = inc.OpenedAt
+	end := now
+	if !inc.Open() {
+		end = inc.ResolvedAt
 	}
-	if inc.Open() {
-		return latencyText(now.Sub(inc.OpenedAt))
+	return latencyText(end.Sub(incidentStart(inc)))
+}
+
+// incidentStart is when an incident began: its first alert's start, or its
+// opening when that is earlier or unknown.
+func incidentStart(inc *incident.Incident) time.Time {
+	if inc.DetectedAt.IsZero() || inc.OpenedAt.Before(inc.DetectedAt) {
+		return inc.OpenedAt
 	}
-	return latencyText(inc.ResolvedAt.Sub(start))
+	return inc.DetectedAt
 }
 
 type incidentPage struct {
 	chrome
 	flash
 	I           incident.Incident
+	Open        bool
+	Firing      int
 	Started     time.Time
 	Times       []incidentTime
 	Runbook     template.HTML
@@ -175,12 +183,9 @@ func (u *UI) incidentPage(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	p := incidentPage{chrome: u.chrome(r, inc.Title, "incidents"), flash: flashOf(r), I: inc,
-		CanOperate: can(r, auth.ScopeOperate), Overrides: incident.OverrideNames, APIURL: "/api/v1/incidents/" + inc.ID}
-	p.Started = inc.DetectedAt
-	if p.Started.IsZero() || inc.OpenedAt.Before(p.Started) {
-		p.Started = inc.OpenedAt
-	}
+	p := incidentPage{chrome: u.chrome(r, inc.Title, "incidents"), flash: flashOf(r), I: inc, Open: inc.Open(), Firing: inc.Firing(),
+		Started: incidentStart(&inc), CanOperate: can(r, auth.ScopeOperate), Overrides: incident.OverrideNames,
+		APIURL: "/api/v1/incidents/" + inc.ID}
 	after := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -652,7 +657,8 @@ func mdLink(s string, i int) (end int, label, href string, ok bool) {
 }
 
 // mdAutolink returns the length of the http(s) address at the start of s, 0
-// when there is none. Trailing punctuation is not part of it.
+// when there is none. Trailing punctuation is not part of it, nor is a closing
+// parenthesis that opens nowhere in it.
 func mdAutolink(s string) int {
 	lower := strings.ToLower(s[:min(len(s), 8)])
 	prefix := 0
@@ -668,7 +674,11 @@ func mdAutolink(s string) int {
 	if n < 0 {
 		n = len(s)
 	}
-	for n > prefix && strings.IndexByte(".,;:!?)*_", s[n-1]) >= 0 {
+	for n > prefix {
+		c := s[n-1]
+		if strings.IndexByte(".,;:!?*_", c) < 0 && (c != ')' || strings.Count(s[:n], "(") >= strings.Count(s[:n], ")")) {
+			break
+		}
 		n--
 	}
 	if n <= prefix {
