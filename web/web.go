@@ -4,8 +4,11 @@
 //
 // The pages are the overview (are we reliable, and what is trending?), the SLO
 // list and one page per SLO, the task list and one page per task with its span
-// waterfall, and the login page. Every page's state is in its URL, so any view
-// can be bookmarked or pinned. docs/dashboard.md says what each number means and
+// waterfall, the releases (rollouts with the judge's verdicts), the approvals
+// queue, the incidents with their timelines, runbooks and levers, the
+// postmortem and review pages, and the login page. Every page's state is in
+// its URL, so any view can be bookmarked or pinned; actions are plain forms
+// (see actions.go). docs/dashboard.md says what each number means and
 // how it is computed.
 package web
 
