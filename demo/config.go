@@ -50,7 +50,7 @@ const notifierFile = "notifier.yaml"
 //   - approvals.yaml: invoice-agent's approval policy (tiers 0 to 2);
 //   - alert-rules.yaml: a page when account-agent's tool calls fail;
 //   - flags.yaml: the crm-tool-enabled kill switch and an override flag;
-//   - runbooks/crm-outage.md: the alert rule's runbook;
+//   - runbooks/tool-failure.md: the runbook of the rule and of tool-failure SLOs;
 //   - notifier.yaml: the webhook notifier, when opts has a URL.
 func WriteConfig(dir string, opts ConfigOptions) error {
 	if opts.ApprovalTimeout == 0 {
@@ -104,7 +104,10 @@ func WriteConfig(dir string, opts ConfigOptions) error {
 		if rel == notifierFile {
 			mode = 0o600 // it holds the webhook's secret
 		}
-		return os.WriteFile(target, text, mode)
+		if err := os.WriteFile(target, text, mode); err != nil {
+			return err
+		}
+		return os.Chmod(target, mode) // WriteFile keeps the mode of a file it replaces
 	})
 	if err != nil {
 		return fmt.Errorf("demo: write config: %w", err)

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,22 +15,28 @@ import (
 
 func TestWriteConfigIsValidDay2Config(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "config")
+	opts := ConfigOptions{WebhookURL: "http://127.0.0.1:9/day2", WebhookSecret: "s3cr3t", ApprovalTimeout: 90 * time.Second, RuleWindow: 3 * time.Minute}
 	// Writing twice replaces the files, as a second `day2 demo --data DIR` would.
 	for range 2 {
-		if err := WriteConfig(dir); err != nil {
+		if err := WriteConfig(dir, opts); err != nil {
 			t.Fatalf("WriteConfig: %v", err)
 		}
 	}
-	entries, err := os.ReadDir(dir)
+	var names []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, path)
+			names = append(names, filepath.ToSlash(rel))
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if want := []string{"budget-policy.yaml", "invoices-slo.yaml", "slo-defaults.yaml"}; !slices.Equal(names, want) {
-		t.Errorf("WriteConfig wrote %v, want %v", names, want)
+	wantNames := []string{"alert-rules.yaml", "approvals.yaml", "budget-policy.yaml", "flags.yaml", "invoices-slo.yaml",
+		"notifier.yaml", "runbooks/tool-failure.md", "slo-defaults.yaml"}
+	if !slices.Equal(names, wantNames) {
+		t.Errorf("WriteConfig wrote %v, want %v", names, wantNames)
 	}
 
 	cfg, err := config.LoadDir(dir)
@@ -90,6 +97,61 @@ func TestWriteConfigIsValidDay2Config(t *testing.T) {
 	}
 	if cfg.Policy.AtRiskBelow != 0.25 {
 		t.Errorf("at_risk_below %v, want 0.25", cfg.Policy.AtRiskBelow)
+	}
+
+	// What the operations story needs, with the options written in.
+	if len(cfg.ApprovalPolicies) != 1 {
+		t.Fatalf("approval policies %+v, want one", cfg.ApprovalPolicies)
+	}
+	if p := cfg.ApprovalPolicies[0]; p.Service != "invoice-agent" || p.Timeout.D() != 90*time.Second || len(p.Rules) != 3 ||
+		p.AutoApprove == nil || p.AutoApprove.MinConfidence != 0.9 {
+		t.Errorf("approval policy %+v, want invoice-agent's three rules, timeout 90s and auto-approval at 0.9", p)
+	}
+	if len(cfg.AlertRules) != 1 {
+		t.Fatalf("alert rules %+v, want one", cfg.AlertRules)
+	}
+	if r := cfg.AlertRules[0]; r.Service != accountService || r.SLI != "tool_failure" || r.Window.D() != 3*time.Minute || r.Runbook != "tool-failure" {
+		t.Errorf("alert rule %+v, want account-agent's tool_failure over 3m with runbook tool-failure", r)
+	}
+	if _, ok := cfg.Runbooks["tool-failure"]; !ok {
+		t.Errorf("runbooks %v lack tool-failure", slices.Collect(maps.Keys(cfg.Runbooks)))
+	}
+	for _, key := range []string{crmKillSwitch, accountRetryFlag} {
+		if _, ok := cfg.Flags[key]; !ok {
+			t.Errorf("flag %s is not configured", key)
+		}
+	}
+	if len(cfg.Notifiers) != 1 || cfg.Notifiers[0].URL != opts.WebhookURL || cfg.Notifiers[0].Secret != opts.WebhookSecret {
+		t.Errorf("notifiers %+v, want the webhook at %s with its secret", cfg.Notifiers, opts.WebhookURL)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "notifier.yaml")); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("notifier.yaml holds the secret but is readable by others: %v %v", fi.Mode(), err)
+	}
+
+	// Without a webhook there is no notifier, and the rest still loads.
+	bare := filepath.Join(t.TempDir(), "bare")
+	if err := WriteConfig(bare, ConfigOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = config.LoadDir(bare)
+	if err != nil {
+		t.Fatalf("config.LoadDir refuses the demo config without a webhook:\n%v", err)
+	}
+	if len(cfg.Notifiers) != 0 || len(cfg.AlertRules) != 1 || cfg.ApprovalPolicies[0].Timeout.D() != 2*time.Minute {
+		t.Errorf("without options: notifiers %+v, rules %d, approval timeout %s; want none, 1, 2m",
+			cfg.Notifiers, len(cfg.AlertRules), cfg.ApprovalPolicies[0].Timeout)
+	}
+}
+
+func TestWriteConfigRefusesBadOptions(t *testing.T) {
+	for name, opts := range map[string]ConfigOptions{
+		"a rule window that is not whole minutes": {RuleWindow: 90 * time.Second},
+		"a negative approval timeout":             {ApprovalTimeout: -time.Second},
+		"a webhook without a secret":              {WebhookURL: "http://127.0.0.1:9/day2"},
+	} {
+		if err := WriteConfig(t.TempDir(), opts); err == nil {
+			t.Errorf("%s: WriteConfig accepted %+v", name, opts)
+		}
 	}
 }
 

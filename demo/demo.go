@@ -13,8 +13,12 @@
 // has an alert to show when the backfill is done: a surge of support tickets,
 // and during it a CRM outage that fails most support-triage tasks in prod and
 // makes support-triage's task-success SLO page. Stats.Incident reports it;
-// Config.NoIncident leaves it out. WriteConfig writes the SLO configuration the
+// Config.NoIncident leaves it out. WriteConfig writes the configuration the
 // demo is meant to run with.
+//
+// With Config.Ops, the live phase also tells the operations story (ops.go):
+// a canary rolled back and one promoted, approvals at every risk tier, and an
+// incident from detection to postmortem, all through day2's API.
 package demo
 
 import (
@@ -57,6 +61,13 @@ type Config struct {
 	// NoIncident leaves the scripted ticket surge and CRM outage out of the
 	// backfill, for ordinary traffic only.
 	NoIncident bool
+	// Ops, when set, tells the operations story (releases, approvals,
+	// incidents; see NewOps) during the live phase, beside the fleet, through
+	// day2's HTTP API at API. The story ends with the live phase.
+	Ops *Ops
+	// API is the base URL of day2's HTTP API, such as http://127.0.0.1:8080;
+	// Ops needs it.
+	API string
 
 	// clock replaces real sleeping in tests of the live phase.
 	clock clock
@@ -120,6 +131,8 @@ type Stats struct {
 	// Incident reports the scripted incident when the backfill covered any of
 	// it; nil otherwise.
 	Incident *IncidentStats `json:"incident,omitempty"`
+	// Ops reports the operations story when Config.Ops told it.
+	Ops *OpsReport `json:"ops,omitempty"`
 }
 
 // Total returns the sums over all streams.
@@ -150,6 +163,9 @@ func (s Stats) Print(w io.Writer) {
 	}
 	if s.Abandoned > 0 {
 		fmt.Fprintf(w, "%s live tasks were still running when the demo stopped; day2 shows them without an outcome.\n", count(s.Abandoned))
+	}
+	if s.Ops != nil {
+		s.Ops.Print(w)
 	}
 }
 
@@ -268,6 +284,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	cfg.API = strings.TrimRight(cfg.API, "/")
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
@@ -317,7 +334,14 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			}
 		}
 		if cfg.Live >= 0 && ctx.Err() == nil {
+			opsCtx, stopOps := context.WithCancel(ctx)
+			var ops sync.WaitGroup
+			if cfg.Ops != nil {
+				ops.Go(func() { cfg.Ops.run(opsCtx, cfg.API, base, cfg.Now) })
+			}
 			live(ctx, cfg, gens, emitters, col)
+			stopOps()
+			ops.Wait()
 		}
 		return nil
 	}()
@@ -330,6 +354,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		shutErr = errors.Join(shutErr, e.shutdown(sctx))
 	}
 	stats := col.snapshot()
+	if cfg.Ops != nil && cfg.Live >= 0 {
+		r := cfg.Ops.Report()
+		stats.Ops = &r
+	}
 	if runErr != nil {
 		return stats, runErr
 	}
@@ -350,6 +378,8 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("demo: backfill %s is negative", cfg.Backfill)
 	case cfg.Rate < 0:
 		return fmt.Errorf("demo: rate %g tasks per minute is negative", cfg.Rate)
+	case cfg.Ops != nil && cfg.API == "":
+		return errors.New("demo: the operations story needs day2's API: give its base URL, such as http://127.0.0.1:8080")
 	}
 	return nil
 }
