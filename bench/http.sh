@@ -54,7 +54,7 @@ curl -fsS -X POST "$url/api/v1/rollouts" -H 'Content-Type: application/json' -d 
   "environment": "prod", "baseline": "1.0.0", "candidate": "1.1.0",
   "strategy": {"type": "canary", "steps": [5, 25, 50, 100], "step_duration": "1h"}}' >/dev/null
 
-for s in ofrep assign approvals; do
+for s in ${BENCH:-ofrep assign approvals}; do
   echo "== $s: $conns connections, $threads threads, $duration"
   wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "bench/$s.lua" "$url" | sed -n '/Latency Distribution/,$p'
 done

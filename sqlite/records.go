@@ -15,8 +15,11 @@ import (
 // commit in progress becomes the leader and commits its own write together with
 // every write queued meanwhile, one transaction (and one fsync) for all, each
 // write in its own savepoint so that one failing write does not undo the
-// others. Many small concurrent writes (approval requests, flag evaluations'
-// audit entries) then cost one disk flush per batch rather than one each.
+// others. Many small concurrent writes (approval requests, flag changes) then
+// cost one disk flush per batch rather than one each. After its batch the
+// leader hands the lead to the oldest write still queued instead of committing
+// on, so that under constant load no caller waits for more than the batch in
+// progress and its own.
 
 var _ day2.RecordStore = (*Store)(nil)
 
@@ -26,7 +29,10 @@ type recordWrite struct {
 	recs  []day2.Record
 	audit []day2.AuditEntry
 	err   error
-	done  chan struct{}
+	// done is closed when the write is committed or failed; lead receives
+	// when the write is to commit the next batch itself.
+	done chan struct{}
+	lead chan struct{}
 }
 
 // PutRecords stores recs and appends audit atomically; see day2.RecordStore.
@@ -38,40 +44,48 @@ func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2
 	if len(recs) == 0 && len(audit) == 0 {
 		return nil, nil, nil
 	}
-	w := &recordWrite{ctx: ctx, recs: append([]day2.Record(nil), recs...), audit: audit, done: make(chan struct{})}
+	w := &recordWrite{ctx: ctx, recs: append([]day2.Record(nil), recs...), audit: audit,
+		done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	s.recMu.Lock()
 	s.recQueue = append(s.recQueue, w)
-	lead := !s.recLeading
+	leading := !s.recLeading
 	s.recLeading = true
 	s.recMu.Unlock()
-	if lead {
-		s.leadRecordCommits()
+	if !leading {
+		select {
+		case <-w.done:
+		case <-w.lead:
+			leading = true
+		}
 	}
-	<-w.done
+	if leading {
+		s.commitRecordBatch()
+		<-w.done
+	}
 	if w.err != nil {
 		return nil, nil, w.err
 	}
 	return w.recs, w.audit, nil
 }
 
-// leadRecordCommits commits queued writes, batch after batch, until the queue
-// is empty, then gives up the lead.
-func (s *Store) leadRecordCommits() {
-	for {
-		s.recMu.Lock()
-		batch := s.recQueue
-		s.recQueue = nil
-		if len(batch) == 0 {
-			s.recLeading = false
-			s.recMu.Unlock()
-			return
-		}
-		s.recMu.Unlock()
-		s.commitRecords(batch)
-		for _, w := range batch {
-			close(w.done)
-		}
+// commitRecordBatch commits every queued write as one batch, then hands the
+// lead to the oldest write queued meanwhile, or gives it up.
+func (s *Store) commitRecordBatch() {
+	s.recMu.Lock()
+	batch := s.recQueue
+	s.recQueue = nil
+	s.recMu.Unlock()
+	s.commitRecords(batch)
+	for _, w := range batch {
+		close(w.done)
 	}
+	s.recMu.Lock()
+	if len(s.recQueue) == 0 {
+		s.recLeading = false
+	} else {
+		s.recQueue[0].lead <- struct{}{}
+	}
+	s.recMu.Unlock()
 }
 
 // recordStmts are the prepared statements of record writes, on the write
