@@ -2,6 +2,8 @@ package day2
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"time"
 )
@@ -83,4 +85,25 @@ type RecordStore interface {
 	FindRecord(ctx context.Context, kind, key string) (Record, error)
 	// ListRecords returns the records matching f in f.Order.
 	ListRecords(ctx context.Context, f RecordFilter) ([]Record, error)
+}
+
+// idEncoding writes record ids in lowercase base32 without padding, which sorts
+// in the same order as the bytes it encodes.
+var idEncoding = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadding(base32.NoPadding)
+
+// NewRecordID returns a new record id: prefix (such as "ap_") and 20 base32
+// characters of 96 bits, the first 48 the Unix milliseconds of t and the rest
+// random. Ids made later sort later, so the indexes over ids (the records' and
+// the audit log's targets) grow at their end, as a log does, instead of
+// touching a random page per write; the 48 random bits keep ids unguessable
+// and unique.
+func NewRecordID(prefix string, t time.Time) string {
+	var b [12]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read does not fail
+	return prefix + idEncoding.EncodeToString(b[:])
 }

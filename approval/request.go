@@ -1,8 +1,6 @@
 package approval
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -193,14 +191,9 @@ func (r *Request) auditJSON() json.RawMessage {
 
 func idemKey(service, key string) string { return service + "/" + key }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns a random request id: "ap_" and 20 base32 characters (96 bits).
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "ap_" + idEncoding.EncodeToString(b[:])
-}
+// newID returns a new request id, "ap_" and 20 base32 characters; see
+// day2.NewRecordID.
+func newID(now time.Time) string { return day2.NewRecordID("ap_", now) }
 
 // Limits of a request's fields.
 const (

@@ -168,7 +168,7 @@ func (s *Service) Create(ctx context.Context, id auth.Identity, in CreateInput) 
 		}
 	}
 	r := Request{
-		ID: newID(), Tier: d.Tier, Reason: d.Reason + "; " + d.AutoReason, Rule: d.Rule, Policy: d.Policy,
+		ID: newID(now), Tier: d.Tier, Reason: d.Reason + "; " + d.AutoReason, Rule: d.Rule, Policy: d.Policy,
 		Service: in.Service, Environment: in.Environment, Action: in.Action, TaskID: in.TaskID,
 		Requester: in.Requester, Amount: in.Amount, EntityType: in.EntityType, Context: in.Context,
 		CreatedBy: id.Name, IdempotencyKey: in.IdempotencyKey, CallbackURL: in.CallbackURL,

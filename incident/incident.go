@@ -2,8 +2,6 @@ package incident
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -305,12 +303,8 @@ func NewService(o Options) (*Service, error) {
 // url returns day2's link to path.
 func (s *Service) url(path string) string { return s.o.BaseURL + path }
 
-// newID returns a random incident id.
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "in_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
+// newID returns a new incident id; see day2.NewRecordID.
+func newID(now time.Time) string { return day2.NewRecordID("in_", now) }
 
 // groupKey returns the key of the group a belongs to under the grouping.
 func (s *Service) groupKey(a *Alert) string {

@@ -123,7 +123,7 @@ func (s *Service) ingestGroup(ctx context.Context, key string, alerts []Alert, n
 // alerts of its batch, with its triggered message and audit entry.
 func (s *Service) open(ctx context.Context, key string, alerts []Alert, first int, tri *Triage, now time.Time) (Incident, change) {
 	a := &alerts[first]
-	id := newID()
+	id := newID(now)
 	inc := Incident{
 		ID: id, Title: a.title(), Service: a.Service, Environment: a.Environment, Severity: a.Severity,
 		State: StateTriggered, GroupKey: key, URL: s.url("/incidents/" + id),

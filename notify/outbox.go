@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,18 +195,15 @@ func (o *Outbox) Prepare(m Message) []day2.Record {
 			o.log.Error("notification not enqueued", "notifier", n.Name, "event", m.Event, "err", err)
 			continue
 		}
-		out = append(out, day2.Record{Kind: RecordKind, ID: newID(), Key: Key(n.Name, &m), Service: m.Service,
+		out = append(out, day2.Record{Kind: RecordKind, ID: newID(now), Key: Key(n.Name, &m), Service: m.Service,
 			State: StatePending, Due: now, Body: b})
 	}
 	return out
 }
 
-// newID returns a random outbox record id, which is also the delivery id.
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
-	return "ob_" + hex.EncodeToString(b[:])
-}
+// newID returns a new outbox record id, which is also the delivery id; see
+// day2.NewRecordID.
+func newID(now time.Time) string { return day2.NewRecordID("ob_", now) }
 
 // Enqueue stores m for every matching notifier and wakes the delivery loop.
 // A message already enqueued is not stored again.

@@ -13,12 +13,9 @@ package release
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,12 +101,8 @@ func NewService(o Options) (*Service, error) {
 // follows another writer's success, so running out means heavy contention.
 const maxCASAttempts = 20
 
-// newID returns a random record id with the given prefix.
-func newID(prefix string) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
+// newID returns a new record id with the given prefix; see day2.NewRecordID.
+func newID(prefix string, now time.Time) string { return day2.NewRecordID(prefix, now) }
 
 // StartRollout starts a rollout of req.Candidate over req.Baseline. Only one
 // rollout per service and environment may be active: another is an EConflict
@@ -119,7 +112,7 @@ func (s *Service) StartRollout(ctx context.Context, actor string, req StartReque
 		return Rollout{}, err
 	}
 	now := s.now().UTC()
-	r := newRollout(newID("ro_"), actor, req, now)
+	r := newRollout(newID("ro_", now), actor, req, now)
 	rec, err := r.record()
 	if err != nil {
 		return Rollout{}, err
