@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,11 @@ func (s *Service) Ingest(ctx context.Context, alerts []Alert) error {
 		}
 		a.StartsAt = a.StartsAt.UTC()
 		k := s.groupKey(&a)
+		if a.Environment == "" {
+			if open, ok := s.onlyOpenGroup(ctx, a.Service); ok {
+				k = open
+			}
+		}
 		g := byKey[k]
 		if g == nil {
 			g = &group{key: k}
@@ -308,3 +314,19 @@ func (s *Service) nextSteps(inc *Incident) []string {
 
 // pct writes a fraction as a percentage.
 func pct(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" }
+
+// onlyOpenGroup returns the group key of the service's open incident when it
+// has exactly one and the grouping splits by environment. An alert without an
+// environment (SLO burn-rate alerts judge a service across its environments)
+// then joins that incident instead of opening a second one for the same
+// outage.
+func (s *Service) onlyOpenGroup(ctx context.Context, service string) (string, bool) {
+	if !slices.Contains(s.o.Grouping, "environment") && !slices.Contains(s.o.Grouping, "env") {
+		return "", false
+	}
+	recs, err := s.o.Records.ListRecords(ctx, day2.RecordFilter{Kind: KindIncident, Service: service, States: OpenStates, Limit: 2})
+	if err != nil || len(recs) != 1 || recs[0].Key == "" {
+		return "", false
+	}
+	return recs[0].Key, true
+}

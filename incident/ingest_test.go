@@ -289,3 +289,23 @@ func TestAnUnmitigatedIncidentIsRepeatedAfterTheRepeatInterval(t *testing.T) {
 		t.Fatalf("a mitigated incident was repeated (%d -> %d updates)", sent, n)
 	}
 }
+
+func TestAnAlertWithoutEnvironmentJoinsTheServicesOnlyOpenIncident(t *testing.T) {
+	e := newEnv(t, nil)
+	e.ingest(t, alert("tool-failure-rule", "prod"))
+	slo := alert("slo:support-triage/tool-failure:page", "")
+	slo.Source = SourceSLO
+	e.ingest(t, slo)
+	inc := e.only(t)
+	if len(inc.Alerts) != 2 {
+		t.Fatalf("the SLO alert did not join the prod incident: %d alerts", len(inc.Alerts))
+	}
+	// With two open incidents of the service it is not clear which outage an
+	// alert without an environment belongs to: it gets its own.
+	e.ingest(t, alert("tool-failure-rule", "staging"))
+	other := alert("slo:support-triage/task-success:page", "")
+	e.ingest(t, other)
+	if incs := e.list(t, Filter{State: "open"}); len(incs) != 3 {
+		t.Fatalf("open incidents %s; want prod, staging and one for the service as a whole", titles(incs))
+	}
+}
