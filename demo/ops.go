@@ -348,8 +348,15 @@ func (s *opsRun) say(scenario, format string, args ...any) {
 	fmt.Fprintf(s.ops.opts.Out, "%s: %s\n", scenario, fmt.Sprintf(format, args...))
 }
 
-// fail records and prints a failure of the story.
+// fail records and prints a failure of the story. A scenario cut short
+// because the demo is stopping (its error is context.Canceled) is no failure:
+// the report already says the story stopped before its end.
 func (s *opsRun) fail(format string, args ...any) {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, context.Canceled) {
+			return
+		}
+	}
 	msg := fmt.Sprintf(format, args...)
 	s.ops.mu.Lock()
 	s.ops.report.Errors = append(s.ops.report.Errors, msg)
