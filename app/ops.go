@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -77,9 +78,9 @@ func (a *App) buildOps(cfg *config.Config, baseURL string) error {
 		Records: a.Store, Audit: a.Store.ListAudit, Tasks: a.Store, Rollups: a.Store,
 		Notify: func(_ context.Context, m notify.Message) []day2.Record { return a.Outbox.Prepare(m) },
 		Kick:   a.Outbox.Kick,
-		Levers: levers{a}, Runbooks: cfg.Runbooks,
-		GroupInterval:  shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.GroupInterval }),
-		RepeatInterval: shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.RepeatInterval }),
+		Levers: levers{a}, Runbooks: cfg.Runbooks, Grouping: cfg.Incidents.GroupBy,
+		GroupInterval:  cmp.Or(cfg.Incidents.GroupInterval.D(), shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.GroupInterval })),
+		RepeatInterval: cmp.Or(cfg.Incidents.RepeatInterval.D(), shortest(cfg.Notifiers, func(n notify.Notifier) day2.Duration { return n.RepeatInterval })),
 		BaseURL:        baseURL, Clock: now, Logger: a.log,
 		SLOBudget: a.budgetConsumed,
 		Rules:     a.Rules,

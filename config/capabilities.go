@@ -159,3 +159,15 @@ func (l *loader) flagSet(line int, what string, data []byte) {
 		l.cfg.Flags[key] = set[key]
 	}
 }
+
+const incidentSettingsExample = "spec: {group_by: [service, environment], group_interval: 5m, repeat_interval: 4h}"
+
+// incidentSettingsDoc reads the IncidentSettings document into
+// Config.Incidents.
+func (l *loader) incidentSettingsDoc(o *object) {
+	st, ok := decodeSpec[incident.Settings](l, o, incidentSettingsExample, nil)
+	if !ok {
+		return
+	}
+	l.cfg.Incidents = st
+}

@@ -161,3 +161,42 @@ func writeFile(t *testing.T, dir, name, text string) {
 		t.Fatal(err)
 	}
 }
+
+func TestIncidentSettings(t *testing.T) {
+	const doc = `apiVersion: day2/v1
+kind: IncidentSettings
+metadata: {name: incidents}
+spec:
+  group_by: [service, environment, team]
+  group_interval: 2m
+  repeat_interval: 1h
+`
+	cfg, err := Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := cfg.Incidents; strings.Join(got.GroupBy, ",") != "service,environment,team" ||
+		got.GroupInterval.D() != 2*time.Minute || got.RepeatInterval.D() != time.Hour {
+		t.Fatalf("incident settings = %+v", got)
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		want       []at
+	}{
+		{"a repeat interval too short", strings.Replace(doc, "repeat_interval: 1h", "repeat_interval: 10s", 1),
+			[]at{{1, "IncidentSettings incidents: repeat_interval 10s is under a minute"}}},
+		{"a misspelt key", strings.Replace(doc, "group_by:", "groupby:", 1),
+			[]at{{5, `unknown key "groupby" in the IncidentSettings spec; did you mean group_by?`}}},
+		{"two documents", doc + "---\n" + strings.Replace(doc, "name: incidents", "name: more", 1),
+			[]at{{9, "a second IncidentSettings document; the first is at t.yaml:1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.yaml))
+			ps, ok := err.(Problems)
+			if !ok {
+				t.Fatalf("Parse error %v (%T), want Problems", err, err)
+			}
+			checkProblems(t, ps, "t.yaml", tc.want)
+		})
+	}
+}

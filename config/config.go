@@ -55,6 +55,9 @@ type Config struct {
 	// Notifiers are the Notifier documents: where incident and approval
 	// messages go.
 	Notifiers []notify.Notifier
+	// Incidents are the incident settings (grouping and notification rhythm),
+	// from the IncidentSettings document.
+	Incidents incident.Settings
 	// AlertRules are the AlertRule documents: threshold rules on SLIs.
 	AlertRules []incident.Rule
 	// Flags are the feature flags of FeatureFlags documents and flagd files

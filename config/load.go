@@ -50,12 +50,13 @@ var openSLOKinds = map[string]kindDef{
 
 // day2Kinds are day2's own settings, in the same envelope as OpenSLO.
 var day2Kinds = map[string]kindDef{
-	"SLODefaults":    {unique: true, parse: (*loader).sloDefaultsDoc, example: "spec: {task_success: {target: 0.98}}"},
-	"BudgetPolicy":   {unique: true, parse: (*loader).budgetPolicyDoc, example: "spec: {at_risk_below: 0.25}"},
-	"ApprovalPolicy": {parse: (*loader).approvalPolicyDoc, example: approvalPolicyExample},
-	"Notifier":       {parse: (*loader).notifierDoc, example: notifierExample},
-	"AlertRule":      {parse: (*loader).alertRuleDoc, example: alertRuleExample},
-	"FeatureFlags":   {parse: (*loader).featureFlagsDoc, example: featureFlagsExample},
+	"SLODefaults":      {unique: true, parse: (*loader).sloDefaultsDoc, example: "spec: {task_success: {target: 0.98}}"},
+	"BudgetPolicy":     {unique: true, parse: (*loader).budgetPolicyDoc, example: "spec: {at_risk_below: 0.25}"},
+	"ApprovalPolicy":   {parse: (*loader).approvalPolicyDoc, example: approvalPolicyExample},
+	"Notifier":         {parse: (*loader).notifierDoc, example: notifierExample},
+	"AlertRule":        {parse: (*loader).alertRuleDoc, example: alertRuleExample},
+	"FeatureFlags":     {parse: (*loader).featureFlagsDoc, example: featureFlagsExample},
+	"IncidentSettings": {unique: true, parse: (*loader).incidentSettingsDoc, example: incidentSettingsExample},
 }
 
 // apiVersions maps each accepted apiVersion to its kinds.

@@ -23,7 +23,7 @@ func TestValidateCommand(t *testing.T) {
 			[]string{"config OK: 7 files, 4 SLOs (checkout-agent/refunds-fast-most-within-a-minute", "2 services\ndefaults: task-success at least 98% over 28d;", "budget policy: at risk below 30%"}, nil},
 		{"an invalid directory lists every problem with file and line", []string{"--config", invalid}, 1, nil, []string{
 			filepath.Join(invalid, "day2.yaml") + ":8: escalation_rate is bounded by the share of tasks escalated to a person, so write the most it may be: max_rate: 0.05 (at most 5%), not target",
-			filepath.Join(invalid, "day2.yaml") + `:11: unknown kind "Flag" for apiVersion day2/v1; feature flags are kind: FeatureFlags, with a flagd flag set as spec; valid kinds are AlertRule, ApprovalPolicy, BudgetPolicy, FeatureFlags, Notifier, SLODefaults`,
+			filepath.Join(invalid, "day2.yaml") + `:11: unknown kind "Flag" for apiVersion day2/v1; feature flags are kind: FeatureFlags, with a flagd flag set as spec; valid kinds are AlertRule, ApprovalPolicy, BudgetPolicy, FeatureFlags, IncidentSettings, Notifier, SLODefaults`,
 			filepath.Join(invalid, "slos.yaml") + `:10: duration "28D" uses "D"; units are case-sensitive: write 28d (M is months, m is minutes)`,
 			filepath.Join(invalid, "slos.yaml") + ":14: target must be a fraction like 0.999; did you mean targetPercent: 99.9?",
 		}},
