@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/day2ops/day2/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,23 +24,7 @@ import (
 	"github.com/day2ops/day2/sqlite"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type fakeClock = testclock.Clock
 
 const testPolicy = `
 name: invoices
@@ -93,7 +78,7 @@ func newEnv(t testing.TB, mod func(*approval.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{store: st, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}}
+	e := &env{store: st, clock: testclock.New(time.Now().UTC().Truncate(time.Second))}
 	o := approval.Options{
 		Records: st, Policies: []approval.Policy{policy(t)}, Clock: e.clock.Now, BaseURL: "https://day2.example.com",
 		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond,

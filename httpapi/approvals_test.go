@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/day2ops/day2/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -83,22 +84,7 @@ timeout: 1h
 auto_approve: {min_confidence: 0.9}
 `
 
-type approvalClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *approvalClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *approvalClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type approvalClock = testclock.Clock
 
 type approvalEnv struct {
 	t     *testing.T
@@ -122,7 +108,7 @@ func newApprovalEnv(t *testing.T, store day2.RecordStore) *approvalEnv {
 	if err := yaml.Unmarshal([]byte(approvalPolicyDoc), &p); err != nil {
 		t.Fatal(err)
 	}
-	c := &approvalClock{t: time.Now().UTC().Truncate(time.Second)}
+	c := testclock.New(time.Now().UTC().Truncate(time.Second))
 	log := slog.New(slog.DiscardHandler)
 	svc, err := approval.NewService(approval.Options{Records: store, Policies: []approval.Policy{p}, Clock: c.Now,
 		Logger: log, PollInterval: 20 * time.Millisecond})

@@ -15,7 +15,7 @@ func TestStatesMoveForwardWithActorTimelineAuditAndNotifications(t *testing.T) {
 	e.ingest(t, alert("a", "prod"))
 	id := e.only(t).ID
 
-	e.clock.Add(3 * time.Minute)
+	e.clock.Advance(3 * time.Minute)
 	inc, err := e.svc.Ack(bg, "alice", id, "looking")
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestStatesMoveForwardWithActorTimelineAuditAndNotifications(t *testing.T) {
 	_, err = e.svc.Ack(bg, "bob", id, "")
 	wantCode(t, "ack twice", err, day2.EConflict)
 
-	e.clock.Add(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	if inc, err = e.svc.Mitigate(bg, "alice", id, LeverRequest{Reason: "failed over to the backup CRM"}); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestStatesMoveForwardWithActorTimelineAuditAndNotifications(t *testing.T) {
 	_, err = e.svc.Ack(bg, "bob", id, "")
 	wantCode(t, "ack after mitigate", err, day2.EConflict)
 
-	e.clock.Add(10 * time.Minute)
+	e.clock.Advance(10 * time.Minute)
 	if inc, err = e.svc.Resolve(bg, "alice", id, "CRM is back"); err != nil {
 		t.Fatal(err)
 	}
@@ -197,15 +197,15 @@ func TestPostmortemDraftAndReviewReminder(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.SLOBudget = budget; o.Levers = &fakeLevers{} })
 	e.ingest(t, alert("a", "prod"))
 	id := e.only(t).ID
-	e.clock.Add(4 * time.Minute)
+	e.clock.Advance(4 * time.Minute)
 	if _, err := e.svc.Ack(bg, "alice", id, ""); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(6 * time.Minute)
+	e.clock.Advance(6 * time.Minute)
 	if _, err := e.svc.Mitigate(bg, "alice", id, LeverRequest{Lever: LeverCanaryToZero, Reason: "bad candidate"}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(20 * time.Minute)
+	e.clock.Advance(20 * time.Minute)
 	inc, err := e.svc.Resolve(bg, "bob", id, "recovered")
 	if err != nil {
 		t.Fatal(err)
@@ -237,14 +237,14 @@ func TestPostmortemDraftAndReviewReminder(t *testing.T) {
 	}
 
 	// No review 72 hours after resolution: one reminder.
-	e.clock.Add(ReviewDue - time.Minute)
+	e.clock.Advance(ReviewDue - time.Minute)
 	e.tick(t)
 	if n := len(entries(e.get(t, id), EntryReminder)); n != 0 {
 		t.Fatalf("%d reminders before 72 hours", n)
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.tick(t)
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	e.tick(t)
 	inc = e.get(t, id)
 	if n := len(entries(inc, EntryReminder)); n != 1 {
@@ -273,7 +273,7 @@ func TestReviewedIncidentGetsNoReminder(t *testing.T) {
 	if _, err := e.svc.RecordReview(bg, "alice", id, "", "nothing to learn: a test alert"); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(100 * time.Hour)
+	e.clock.Advance(100 * time.Hour)
 	e.tick(t)
 	if n := len(entries(e.get(t, id), EntryReminder)); n != 0 {
 		t.Fatalf("%d reminders for a reviewed incident", n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/day2ops/day2/internal/testclock"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,29 +22,7 @@ var bg = context.Background()
 // t0 is the start of the tests' timeline.
 var t0 = storetest.T0
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type fakeClock = testclock.Clock
 
 // outbox records the messages the service enqueues and prepares them with the
 // real notification outbox, so they are stored with the incident.
@@ -102,7 +81,7 @@ func openStore(t *testing.T) *sqlite.Store {
 // newEnv returns a service at t0 over a new store; edit adjusts its options.
 func newEnv(t *testing.T, edit func(o *Options)) *testEnv {
 	t.Helper()
-	e := &testEnv{st: openStore(t), clock: &fakeClock{t: t0}}
+	e := &testEnv{st: openStore(t), clock: testclock.New(t0)}
 	e.out = &outbox{ob: notify.NewOutbox(notify.OutboxOptions{Records: e.st, Clock: e.clock.Now,
 		Notifiers: []notify.Notifier{{Name: "oncall", Type: notify.TypeWebhook, URL: "http://127.0.0.1:9/hook", Secret: "s3cret"}}})}
 	o := Options{

@@ -20,7 +20,7 @@ func TestABurstOfAlertsForOneOutageIsOneIncidentWithBatchedUpdates(t *testing.T)
 		a := alert(fmt.Sprintf("alert-%d", i%10), "prod")
 		a.Source = sources[i%len(sources)]
 		e.ingest(t, a)
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 	}
 	inc := e.only(t)
 	if inc.State != StateTriggered || inc.Service != "support-triage" || inc.Environment != "prod" || inc.Severity != SeverityPage {

@@ -86,7 +86,7 @@ func TestDigestAndWeeklyReview(t *testing.T) {
 	}
 	now := t0.Add(14 * 24 * time.Hour)
 	old := open(now.Add(-9*24*time.Hour), "old")
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	if _, err := e.svc.Resolve(bg, "alice", old, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -94,15 +94,15 @@ func TestDigestAndWeeklyReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	week := open(now.Add(-2*24*time.Hour), "prod")
-	e.clock.Add(5 * time.Minute)
+	e.clock.Advance(5 * time.Minute)
 	if _, err := e.svc.Ack(bg, "bob", week, ""); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(10 * time.Minute)
+	e.clock.Advance(10 * time.Minute)
 	if _, err := e.svc.Mitigate(bg, "bob", week, LeverRequest{Reason: "restarted the CRM gateway"}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(45 * time.Minute)
+	e.clock.Advance(45 * time.Minute)
 	if _, err := e.svc.Resolve(bg, "bob", week, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package release_test
 import (
 	"context"
 	"fmt"
+	"github.com/day2ops/day2/internal/testclock"
 	"slices"
 	"strings"
 	"sync"
@@ -22,23 +23,7 @@ var (
 	t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 )
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 // env is a release service on a real SQLite store with a fake clock, recording
 // the events it emits.
@@ -60,7 +45,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{store: st, clock: &clock{now: t0}}
+	e := &env{store: st, clock: testclock.New(t0)}
 	e.svc = e.service(t)
 	return e
 }

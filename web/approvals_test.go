@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/day2ops/day2/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,24 +80,7 @@ spec:
   timeout: 20m
 `
 
-// fakeClock is day2's clock in the ops tests: it stands still until a test
-// moves it, so expiries and decision latencies are exact.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type fakeClock = testclock.Clock
 
 // opsApp is a running day2 with the approval policies and tokens above and a
 // fake clock.
@@ -121,7 +104,7 @@ func startOps(t *testing.T) *opsApp {
 	if err := os.WriteFile(authFile, []byte(opsAuthFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Minute)}
+	clock := testclock.New(time.Now().UTC().Truncate(time.Minute))
 	a, err := app.New(context.Background(), app.Options{HTTPAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"), ConfigDir: cfg,
 		AuthFile: authFile, EvalInterval: time.Hour, Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
 	if err != nil {

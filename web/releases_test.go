@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/day2ops/day2/internal/testclock"
 	"html"
 	"io"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,24 +45,7 @@ const releasesAuthFile = `tokens:
     scopes: [ingest]
 `
 
-// testClock is day2's clock in the releases tests: it stands still until the
-// test moves it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+type testClock = testclock.Clock
 
 // releaseFixture is a day2 with tokens and three hours of the demo fleet, with
 // rollouts started 150 minutes before the end of that history and judged once
@@ -88,7 +71,7 @@ func startReleases(t *testing.T) *releaseFixture {
 		t.Fatal(err)
 	}
 	end := time.Now().UTC().Truncate(time.Minute)
-	clock := &testClock{t: end.Add(time.Minute)}
+	clock := testclock.New(end.Add(time.Minute))
 	a, err := app.New(context.Background(), app.Options{HTTPAddr: "127.0.0.1:0", DataDir: dir, AuthFile: authPath,
 		EvalInterval: time.Hour, Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
 	if err != nil {
