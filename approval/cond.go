@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -719,42 +720,10 @@ func compare(op string, l, r any) bool {
 	switch a := l.(type) {
 	case float64:
 		b, ok := r.(float64)
-		if !ok {
-			return false
-		}
-		switch op {
-		case "==":
-			return a == b
-		case "!=":
-			return a != b
-		case "<":
-			return a < b
-		case "<=":
-			return a <= b
-		case ">":
-			return a > b
-		case ">=":
-			return a >= b
-		}
+		return ok && compareOrdered(a, b, op)
 	case string:
 		b, ok := r.(string)
-		if !ok {
-			return false
-		}
-		switch op {
-		case "==":
-			return a == b
-		case "!=":
-			return a != b
-		case "<":
-			return a < b
-		case "<=":
-			return a <= b
-		case ">":
-			return a > b
-		case ">=":
-			return a >= b
-		}
+		return ok && compareOrdered(a, b, op)
 	case bool:
 		b, ok := r.(bool)
 		if !ok {
@@ -781,6 +750,25 @@ func equal(a, b any) bool {
 	case bool:
 		y, ok := b.(bool)
 		return ok && x == y
+	}
+	return false
+}
+
+// compareOrdered applies the comparison operator op to a and b.
+func compareOrdered[T cmp.Ordered](a, b T, op string) bool {
+	switch op {
+	case "==":
+		return a == b
+	case "!=":
+		return a != b
+	case "<":
+		return a < b
+	case "<=":
+		return a <= b
+	case ">":
+		return a > b
+	case ">=":
+		return a >= b
 	}
 	return false
 }
