@@ -43,7 +43,10 @@ func newRootCmd() *cobra.Command {
 		Short: "day2 keeps AI agents in production reliable with SRE practice",
 		Long: `day2 is an AgentOps control plane. Agents send OpenTelemetry traces and logs;
 day2 assembles them into tasks (one run of an agent's business process) with their
-LLM calls, tool calls and outcome, and serves them through an API and a dashboard.
+LLM calls, tool calls and outcome, and serves them through an API and a dashboard:
+SLOs and error budgets, canary and ring rollouts judged against the baseline,
+feature flags over OFREP, risk-tiered approvals, and incidents with runbooks,
+levers, notifications and postmortems.
 
 Start with:  day2 demo        (a simulated fleet of agents, then open the printed URL)
 Run it:      day2 serve       (see day2 serve --help)`,
