@@ -85,6 +85,10 @@ type RecordStore interface {
 	FindRecord(ctx context.Context, kind, key string) (Record, error)
 	// ListRecords returns the records matching f in f.Order.
 	ListRecords(ctx context.Context, f RecordFilter) ([]Record, error)
+	// DeleteRecords removes at most limit records of kind in one of states
+	// that have not changed since before, and returns how many it removed;
+	// retention of finished work (sent notifications) uses it.
+	DeleteRecords(ctx context.Context, kind string, states []string, before time.Time, limit int) (int64, error)
 }
 
 // idEncoding writes record ids in lowercase base32 without padding, which sorts

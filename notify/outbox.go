@@ -74,7 +74,13 @@ type OutboxOptions struct {
 	// Backoff is the wait after the attempt-th failed attempt (1-based); the
 	// default doubles from 1 s up to 5 min, with ±20% jitter.
 	Backoff func(attempt int) time.Duration
+	// Retention is how long sent and failed messages are kept for the
+	// delivery list before Prune removes them: default DefaultRetention.
+	Retention time.Duration
 }
+
+// DefaultRetention is how long sent and failed messages are kept by default.
+const DefaultRetention = 30 * 24 * time.Hour
 
 // Outbox delivers messages through records of kind "outbox": Enqueue stores a
 // record per matching notifier, and Deliver (every second under Run) sends the
@@ -92,6 +98,8 @@ type Outbox struct {
 	log         *slog.Logger
 	maxAttempts int
 	backoff     func(int) time.Duration
+	retention   time.Duration
+	lastPrune   time.Time
 	kick        chan struct{}
 	pass        sync.Mutex // one Deliver pass at a time per Outbox
 }
@@ -99,7 +107,10 @@ type Outbox struct {
 // NewOutbox returns an outbox over o.Records.
 func NewOutbox(o OutboxOptions) *Outbox {
 	ob := &Outbox{st: o.Records, client: o.Client, now: o.Clock, log: o.Logger,
-		maxAttempts: o.MaxAttempts, backoff: o.Backoff, kick: make(chan struct{}, 1)}
+		maxAttempts: o.MaxAttempts, backoff: o.Backoff, retention: o.Retention, kick: make(chan struct{}, 1)}
+	if ob.retention <= 0 {
+		ob.retention = DefaultRetention
+	}
 	if ob.client == nil {
 		ob.client = &http.Client{
 			Timeout:       sendTimeout,
@@ -249,6 +260,12 @@ func (o *Outbox) Run(ctx context.Context) {
 	for {
 		if _, err := o.Deliver(ctx); err != nil && ctx.Err() == nil {
 			o.log.Warn("notification outbox pass failed", "err", err)
+		}
+		if now := o.now(); now.Sub(o.lastPrune) >= time.Hour {
+			o.lastPrune = now
+			if _, err := o.Prune(ctx); err != nil && ctx.Err() == nil {
+				o.log.Warn("notification outbox clean-up failed", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -608,4 +625,19 @@ func (o *Outbox) List(ctx context.Context, limit int) ([]Delivery, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Prune removes the sent and failed messages older than the retention, in
+// chunks, and returns how many it removed; Run calls it every hour. Pending
+// messages are never removed.
+func (o *Outbox) Prune(ctx context.Context) (int64, error) {
+	before := o.now().Add(-o.retention)
+	var total int64
+	for {
+		n, err := o.st.DeleteRecords(ctx, RecordKind, []string{StateSent, StateFailed}, before, 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
 }

@@ -546,3 +546,31 @@ func TestRunDeliversWhenKicked(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestPruneRemovesOldSentAndFailedMessagesOnly(t *testing.T) {
+	ctx := context.Background()
+	ok := newDestination(t)
+	bad := newDestination(t, reply{status: 400})
+	slow := newDestination(t, reply{status: 503}, reply{status: 503})
+	clk := testclock.New(time.Now().UTC())
+	ob := notify.NewOutbox(notify.OutboxOptions{Records: openStore(t, t.TempDir()),
+		Notifiers: []notify.Notifier{hook("ok", ok.URL), hook("bad", bad.URL), hook("slow", slow.URL)},
+		Clock:     clk.Now, Retention: 7 * 24 * time.Hour})
+	if err := ob.Enqueue(ctx, triggered()); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, ob) // ok: sent; bad: failed (400); slow: pending (503)
+
+	// Within the retention nothing goes.
+	if n, err := ob.Prune(ctx); err != nil || n != 0 {
+		t.Fatalf("Prune within the retention removed %d, %v; want 0", n, err)
+	}
+	clk.Advance(8 * 24 * time.Hour)
+	n, err := ob.Prune(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("Prune after the retention removed %d, %v; want the sent and the failed message", n, err)
+	}
+	if d := only(t, ob); d.Notifier != "slow" || d.State != notify.StatePending {
+		t.Fatalf("left %+v; want the pending message to slow", d)
+	}
+}

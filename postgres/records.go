@@ -188,3 +188,16 @@ func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) ([]day2.Re
 	}
 	return out, nil
 }
+
+// DeleteRecords removes finished records; see day2.RecordStore.
+func (s *Store) DeleteRecords(ctx context.Context, kind string, states []string, before time.Time, limit int) (int64, error) {
+	if err := statestore.DeleteRecords(kind, states, before, limit); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM records WHERE (kind, id) IN (SELECT kind, id FROM records
+		WHERE kind = $1 AND state = ANY($2) AND updated_at < $3 LIMIT $4)`, kind, states, before.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete %s records: %w", kind, err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/day2ops/day2"
@@ -329,4 +330,28 @@ func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) ([]day2.Re
 		return nil, fmt.Errorf("sqlite: list %s records: %w", f.Kind, err)
 	}
 	return out, nil
+}
+
+// DeleteRecords removes finished records; see day2.RecordStore.
+func (s *Store) DeleteRecords(ctx context.Context, kind string, states []string, before time.Time, limit int) (int64, error) {
+	if err := statestore.DeleteRecords(kind, states, before, limit); err != nil {
+		return 0, err
+	}
+	in := strings.TrimSuffix(strings.Repeat("?,", len(states)), ",")
+	args := []any{kind}
+	for _, st := range states {
+		args = append(args, st)
+	}
+	args = append(args, before.UnixNano(), limit)
+	var n int64
+	err := s.inWriteTx(ctx, "delete records", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE rid IN (SELECT rid FROM records
+			WHERE kind = ? AND state IN (`+in+`) AND updated_at < ? LIMIT ?)`, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }

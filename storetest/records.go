@@ -23,6 +23,7 @@ var recordTests = []struct {
 	{"records are listed by service, state and due time in the asked order", testRecordList},
 	{"compare-and-swap from many writers on two stores loses no update", testRecordCAS},
 	{"of concurrent creates with one key exactly one wins", testRecordKeyRace},
+	{"finished records are deleted by kind, state and age, at most the limit", testRecordDelete},
 }
 
 func rec(kind, id string, body any) day2.Record {
@@ -278,4 +279,41 @@ func testRecordKeyRace(t *testing.T, open func(t *testing.T) StateStore) {
 			t.Fatalf("round %d: %d creates with one key succeeded, want 1", round, wins)
 		}
 	}
+}
+
+func testRecordDelete(t *testing.T, open func(t *testing.T) StateStore) {
+	s := openState(t, open)
+	for i, st := range []string{"sent", "sent", "failed", "pending"} {
+		r := rec("outbox", "ob_"+strconv.Itoa(i), i)
+		r.State = st
+		put(t, s, []day2.Record{r})
+	}
+	other := rec("incident", "in_1", 1)
+	other.State = "sent"
+	put(t, s, []day2.Record{other})
+	cut := time.Now().Add(time.Hour) // every record changed before it
+
+	n, err := s.DeleteRecords(bg, "outbox", []string{"sent", "failed"}, cut, 2)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteRecords with limit 2 = %d, %v; want 2", n, err)
+	}
+	n, err = s.DeleteRecords(bg, "outbox", []string{"sent", "failed"}, cut, 100)
+	if err != nil || n != 1 {
+		t.Fatalf("the second DeleteRecords = %d, %v; want the 1 left", n, err)
+	}
+	left, err := s.ListRecords(bg, day2.RecordFilter{Kind: "outbox"})
+	if err != nil || len(left) != 1 || left[0].State != "pending" {
+		t.Fatalf("outbox after deleting = %+v, %v; want only the pending record", left, err)
+	}
+	if _, err := s.GetRecord(bg, "incident", "in_1"); err != nil {
+		t.Fatalf("a record of another kind was deleted: %v", err)
+	}
+	// Records changed after the cut-off stay.
+	if n, err := s.DeleteRecords(bg, "outbox", []string{"pending"}, time.Now().Add(-time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("DeleteRecords of records changed after the cut-off = %d, %v; want 0", n, err)
+	}
+	_, err = s.DeleteRecords(bg, "outbox", nil, cut, 10)
+	wantCode(t, "deleting without states", err, day2.EInvalid)
+	_, err = s.DeleteRecords(bg, "outbox", []string{"sent"}, cut, 0)
+	wantCode(t, "deleting with limit 0", err, day2.EInvalid)
 }

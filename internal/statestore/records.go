@@ -146,3 +146,21 @@ func RecordWhere(f day2.RecordFilter, ph func(n int) string) (string, []any) {
 	}
 	return strings.Join(conds, " AND "), args
 }
+
+// DeleteRecords validates the arguments of DeleteRecords: a kind, at least one
+// state, a time, and a limit of 1 to MaxLimit.
+func DeleteRecords(kind string, states []string, before time.Time, limit int) error {
+	if kind == "" || len(states) == 0 {
+		return day2.Errorf(day2.EInvalid, "deleting records needs a kind and the states to delete")
+	}
+	if before.IsZero() {
+		return day2.Errorf(day2.EInvalid, "deleting records needs the time before which they last changed")
+	}
+	if _, err := Nanos(before, "before"); err != nil {
+		return err
+	}
+	if limit < 1 || limit > MaxLimit {
+		return day2.Errorf(day2.EInvalid, "delete 1 to %d records at a time, not %d", MaxLimit, limit)
+	}
+	return nil
+}
