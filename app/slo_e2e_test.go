@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"github.com/day2ops/day2/internal/testclock"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -153,9 +154,12 @@ func fmtRate(p *float64) string {
 // checks that each evaluation tick records the page alert's transitions, with
 // the firing start to the minute, and that they survive in the SLO's history.
 func TestAlertHistoryIsPersisted(t *testing.T) {
-	var now time.Time
-	a := startApp(t, app.Options{Now: func() time.Time { return now }, EvalInterval: time.Hour})
 	t0 := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Hour)
+	// The clock is shared with the app's background loops: a testclock, not
+	// a plain variable. It starts before any telemetry, so the ticks of the
+	// loops see nothing until the test moves it.
+	clk := testclock.New(t0)
+	a := startApp(t, app.Options{Now: clk.Now, EvalInterval: time.Hour})
 	outage := t0.Add(2 * time.Hour)
 	sendBackdated(t, a.OTLPHTTPURL(), "triage", t0, 180, 10, func(m int) bool { return m >= 120 && m < 150 })
 
@@ -163,7 +167,7 @@ func TestAlertHistoryIsPersisted(t *testing.T) {
 		at   time.Duration
 		want string
 	}{{30 * time.Minute, "firing"}, {40 * time.Minute, "firing"}, {70 * time.Minute, "resolved"}} {
-		now = outage.Add(step.at)
+		clk.Set(outage.Add(step.at))
 		if _, err := a.SLO.Tick(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -212,11 +216,11 @@ func TestConfigReloadKeepsAlertState(t *testing.T) {
 		}
 	}
 	write("policy.yaml", "apiVersion: day2/v1\nkind: BudgetPolicy\nmetadata: {name: p}\nspec: {at_risk_below: 0.5}\n")
-	var now time.Time
-	a := startApp(t, app.Options{ConfigDir: dir, Now: func() time.Time { return now }, EvalInterval: time.Hour})
 	t0 := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Hour)
+	clk := testclock.New(t0) // shared with the app's loops; see TestAlertHistoryIsPersisted
+	a := startApp(t, app.Options{ConfigDir: dir, Now: clk.Now, EvalInterval: time.Hour})
 	sendBackdated(t, a.OTLPHTTPURL(), "triage", t0, 180, 10, func(m int) bool { return m >= 120 && m < 150 })
-	now = t0.Add(2*time.Hour + 30*time.Minute)
+	clk.Set(t0.Add(2*time.Hour + 30*time.Minute))
 	if _, err := a.SLO.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
