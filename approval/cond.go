@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/day2ops/day2"
 )
 
 // Condition is a parsed `when` expression of a policy rule: a small, side-effect
@@ -660,26 +662,11 @@ func normalize(v any) any {
 		return x
 	case nil:
 		return missing
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case uint:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case uint32:
-		return float64(x)
-	case float32:
-		return float64(x)
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return missing
+	case int, int64, int32, uint, uint64, uint32, float32, json.Number:
+		if f, ok := day2.Number(x); ok {
+			return f
 		}
-		return f
+		return missing
 	case *float64:
 		if x == nil {
 			return missing

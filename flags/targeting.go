@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/day2ops/day2"
 )
 
 // The targeting engine evaluates the part of JSONLogic (jsonlogic.com) that
@@ -573,27 +575,12 @@ func (st *evalState) flagdProperties() map[string]any {
 // normalize turns Go numbers from callers' contexts into float64, the only
 // number type the engine knows.
 func normalize(v any) any {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case uint:
-		return float64(x)
-	case uint32:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case float32:
-		return float64(x)
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return x.String()
-		}
+	if f, ok := day2.Number(v); ok {
 		return f
+	}
+	switch x := v.(type) {
+	case json.Number: // not a number after all: keep its text
+		return x.String()
 	case EvalContext:
 		return map[string]any(x)
 	}

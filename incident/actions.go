@@ -274,17 +274,10 @@ func overrideValue(name string, v any) (any, error) {
 		}
 		return tools, nil
 	}
-	var f float64
+	f, isNumber := day2.Number(v)
 	switch x := v.(type) {
-	case float64:
-		f = x
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
 	case json.Number:
-		var err error
-		if f, err = x.Float64(); err != nil {
+		if !isNumber {
 			return nil, day2.Errorf(day2.EInvalid, "%s must be a number, not %q", name, x)
 		}
 	case string:
@@ -293,7 +286,9 @@ func overrideValue(name string, v any) (any, error) {
 			return nil, day2.Errorf(day2.EInvalid, "%s must be a number, not %q", name, x)
 		}
 	default:
-		return nil, day2.Errorf(day2.EInvalid, "%s must be a number", name)
+		if !isNumber {
+			return nil, day2.Errorf(day2.EInvalid, "%s must be a number", name)
+		}
 	}
 	switch name {
 	case "temperature_cap":
