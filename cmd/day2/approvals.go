@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,9 +139,9 @@ func newApprovalsDecideCmd(decision string) *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			body, _ := json.Marshal(map[string]string{"decision": decision, "comment": comment})
 			var r approval.Request
-			raw, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/approvals/"+url.PathEscape(args[0])+"/decision", nil, bytes.NewReader(body), &r)
+			raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/approvals/"+url.PathEscape(args[0])+"/decision",
+				map[string]string{"decision": decision, "comment": comment}, &r)
 			if err != nil {
 				return &exitError{2, fmt.Errorf("approvals %s: %w", decision, err)}
 			}
@@ -211,9 +210,8 @@ or after it), 2 usage or other errors. Only 0 means "go ahead".`,
 				return &exitError{2, err}
 			}
 			in.Context = ctxMap
-			body, _ := json.Marshal(in)
 			var r approval.Request
-			raw, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/approvals", nil, bytes.NewReader(body), &r)
+			raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/approvals", in, &r)
 			if err != nil {
 				return &exitError{2, fmt.Errorf("approvals request: %w", err)}
 			}

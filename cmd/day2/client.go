@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,16 @@ func (e *apiError) Error() string {
 // get fetches path from the server into v, returning the raw body too.
 func (c *clientFlags) get(ctx context.Context, path string, q url.Values, v any) ([]byte, error) {
 	return c.do(ctx, http.MethodGet, path, q, nil, v)
+}
+
+// send encodes in as the JSON body of a method request to path and decodes
+// the answer into v, returning the raw answer too.
+func (c *clientFlags) send(ctx context.Context, method, path string, in, v any) ([]byte, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(ctx, method, path, nil, bytes.NewReader(b), v)
 }
 
 func (c *clientFlags) do(ctx context.Context, method, path string, q url.Values, body io.Reader, v any) ([]byte, error) {

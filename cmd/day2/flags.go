@@ -326,8 +326,7 @@ to force a string: --attr 'zip="01234"'.`,
 			if targetingKey != "" {
 				ec[flags.TargetingKey] = targetingKey
 			}
-			body, _ := json.Marshal(map[string]any{"context": ec})
-			raw, err := c.do(cmd.Context(), http.MethodPost, "/ofrep/v1/evaluate/flags/"+url.PathEscape(args[0]), nil, bytes.NewReader(body), nil)
+			raw, err := c.send(cmd.Context(), http.MethodPost, "/ofrep/v1/evaluate/flags/"+url.PathEscape(args[0]), map[string]any{"context": ec}, nil)
 			var res flags.Result
 			if jerr := json.Unmarshal(raw, &res); len(raw) > 0 && jerr == nil && res.ErrorCode != "" {
 				if c.output == "json" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -272,12 +271,8 @@ func postIncident(cmd *cobra.Command, c *clientFlags, id, action string, body ma
 	if err := c.checkOutput(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return &exitError{2, err}
-	}
 	var inc incident.Incident
-	raw, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/"+action, nil, bytes.NewReader(b), &inc)
+	raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/"+action, body, &inc)
 	if err != nil {
 		return &exitError{2, fmt.Errorf("incident %s: %w", action, err)}
 	}

@@ -49,9 +49,9 @@ registering the same content again changes nothing, different content is refused
 			if err != nil {
 				return &exitError{2, err}
 			}
-			body, _ := json.Marshal(map[string]any{"version": version, "bundle": string(doc), "reason": reason})
 			var v release.Version
-			raw, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/versions", nil, bytes.NewReader(body), &v)
+			raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/versions",
+				map[string]any{"version": version, "bundle": string(doc), "reason": reason}, &v)
 			if err != nil {
 				return &exitError{2, fmt.Errorf("version register: %w", err)}
 			}
@@ -428,9 +428,8 @@ func postRolloutAction(cmd *cobra.Command, c *clientFlags, id, action string, bo
 	if err := c.checkOutput(); err != nil {
 		return err
 	}
-	raw, _ := json.Marshal(body)
 	var ro release.Rollout
-	out, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/rollouts/"+url.PathEscape(id)+"/"+action, nil, bytes.NewReader(raw), &ro)
+	out, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/rollouts/"+url.PathEscape(id)+"/"+action, body, &ro)
 	if err != nil {
 		return &exitError{2, fmt.Errorf("rollout %s: %w", action, err)}
 	}
