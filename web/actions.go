@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/day2ops/day2"
 	"github.com/day2ops/day2/auth"
@@ -60,4 +61,23 @@ func withFlash(path, msg string) string {
 func can(r *http.Request, scope auth.Scope) bool {
 	id, ok := auth.FromContext(r.Context())
 	return ok && id.Has(scope)
+}
+
+// flash is the message a form's redirect carries (?flash=), shown once at the
+// top of the page; Error is set for the messages of refused actions.
+type flash struct {
+	Message string
+	Error   bool
+}
+
+// flashOf reads the flash message of r, cut to 500 characters.
+func flashOf(r *http.Request) flash {
+	m := r.URL.Query().Get("flash")
+	if rs := []rune(m); len(rs) > 500 {
+		m = string(rs[:500]) + "…"
+	}
+	if msg, ok := strings.CutPrefix(m, "error: "); ok {
+		return flash{Message: msg, Error: true}
+	}
+	return flash{Message: m}
 }

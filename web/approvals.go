@@ -543,18 +543,3 @@ func jsonText(v any, indent bool) string {
 	}
 	return string(b)
 }
-
-// flash is the message a form's redirect carries (?flash=), shown once at the
-// top of the page; Error is set for the messages of refused actions.
-type flash struct {
-	Message string
-	Error   bool
-}
-
-func flashOf(r *http.Request) flash {
-	m := r.URL.Query().Get("flash")
-	if msg, ok := strings.CutPrefix(m, "error: "); ok {
-		return flash{Message: msg, Error: true}
-	}
-	return flash{Message: m}
-}

@@ -68,7 +68,7 @@ type releasesPage struct {
 	HasFlags            bool
 	Flags               []releaseFlagRow
 	MoreFlags           int
-	Flash               releaseFlash
+	Flash               flash
 }
 
 // rolloutRow is one rollout in the list.
@@ -95,27 +95,9 @@ type releaseFlagRow struct {
 	Key, State, StateText, Default, Changed string
 }
 
-// releaseFlash is the message a form's redirect carries (Post/Redirect/Get,
-// see actions.go), shown once at the top of the page.
-type releaseFlash struct {
-	Text  string
-	Error bool // the action was refused
-}
-
-func releaseFlashOf(r *http.Request) releaseFlash {
-	msg := r.URL.Query().Get("flash")
-	if r := []rune(msg); len(r) > 500 {
-		msg = string(r[:500]) + "…"
-	}
-	if m, ok := strings.CutPrefix(msg, "error: "); ok {
-		return releaseFlash{Text: m, Error: true}
-	}
-	return releaseFlash{Text: msg}
-}
-
 func (u *UI) releaseList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := &releasesPage{Service: q.Get("service"), Env: q.Get("env"), State: q.Get("state"), States: rolloutStates, Flash: releaseFlashOf(r)}
+	p := &releasesPage{Service: q.Get("service"), Env: q.Get("env"), State: q.Get("state"), States: rolloutStates, Flash: flashOf(r)}
 	p.Filtered = p.Service != "" || p.Env != "" || p.State != ""
 	if p.State != "" && !slices.Contains(rolloutStates, p.State) {
 		u.fail(w, r, day2.Errorf(day2.EInvalid, "state=%q is not one of running, paused, promoted, rolled_back", p.State))
@@ -196,7 +178,7 @@ func (u *UI) releaseList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.chrome = u.chrome(r, "Releases", "releases")
-	if p.Flash.Text == "" {
+	if p.Flash.Message == "" {
 		p.Refresh = 60
 	}
 	u.render(w, http.StatusOK, "releases.html", p)
@@ -333,7 +315,7 @@ type rolloutPage struct {
 	DiffNote                   string
 	CanOperate, Active         bool
 	Actions                    []rolloutForm
-	Flash                      releaseFlash
+	Flash                      flash
 	NextLook                   time.Time
 	EndedBy                    string
 	Baseline, Candidate        string
@@ -428,7 +410,7 @@ func (u *UI) rolloutPage(w http.ResponseWriter, r *http.Request) {
 		APIURL:       "/api/v1/rollouts/" + url.PathEscape(ro.ID),
 		ListURL:      link("/releases", "service", ro.Service, "env", ro.Environment),
 		StartedBy:    ro.CreatedBy, StartReason: ro.StartReason, EndReason: ro.Reason,
-		Active: ro.Active(), CanOperate: can(r, auth.ScopeOperate), Flash: releaseFlashOf(r),
+		Active: ro.Active(), CanOperate: can(r, auth.ScopeOperate), Flash: flashOf(r),
 		Steps: rolloutSteps(&ro), NextLook: ro.NextLookAt,
 	}
 	if p.StateText == "" {
@@ -484,7 +466,7 @@ func (u *UI) rolloutPage(w http.ResponseWriter, r *http.Request) {
 	p.chrome = u.chrome(r, ro.Service+" "+ro.Candidate+" rollout", "releases")
 	// Reload a running rollout every minute, but not under an operator's
 	// hands: a reload would drop the reason being typed.
-	if p.Active && !p.CanOperate && p.Flash.Text == "" {
+	if p.Active && !p.CanOperate && p.Flash.Message == "" {
 		p.Refresh = 60
 	}
 	u.render(w, http.StatusOK, "release.html", p)
