@@ -1,5 +1,5 @@
 // Package ingest is the write path between the OTLP receivers and the task store:
-// a bounded queue drained by one writer that commits many requests in one
+// a bounded queue drained by two writers that commit many requests in one
 // transaction (group commit). A request is answered only after its batch is
 // durable, and a full queue is answered at once with an overload error instead of
 // growing memory.
@@ -73,6 +73,7 @@ type Pipeline struct {
 	queued  atomic.Int64
 	closing atomic.Bool
 	once    sync.Once
+	quit    chan struct{} // closed by Close
 	stopped chan struct{}
 
 	mQueued     prometheus.GaugeFunc
@@ -92,6 +93,7 @@ func New(store day2.TaskStore, opts Options) *Pipeline {
 		store:   store,
 		opts:    opts,
 		queue:   make(chan *request, 1024),
+		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	p.mQueued = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -175,10 +177,25 @@ func (p *Pipeline) Submit(ctx context.Context, batch []day2.TaskData) error {
 	}
 }
 
+// committers is the number of goroutines draining the queue. With two, one
+// gathers and prepares the next group (decoding, merging and encoding tasks,
+// which needs no lock in the store) while the other holds the store's write
+// lock; the store serializes the writes themselves.
+const committers = 2
+
 // Run drains the queue until ctx ends or Close is called, then commits what is
 // still queued and returns.
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer close(p.stopped)
+	var wg sync.WaitGroup
+	for range committers {
+		wg.Go(func() { p.runCommitter(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (p *Pipeline) runCommitter(ctx context.Context) {
 	for {
 		select {
 		case req := <-p.queue:
@@ -186,23 +203,20 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			p.closing.Store(true)
 			p.drain()
-			return nil
-		}
-		if p.closing.Load() && len(p.queue) == 0 {
-			return nil
+			return
+		case <-p.quit:
+			p.drain()
+			return
 		}
 	}
 }
 
-// Close stops accepting batches and waits for the writer to commit what is queued.
+// Close stops accepting batches and waits for the writers to commit what is
+// queued.
 func (p *Pipeline) Close(ctx context.Context) {
 	p.once.Do(func() {
 		p.closing.Store(true)
-		// Wake the writer in case it is idle.
-		select {
-		case p.queue <- &request{done: make(chan error, 1)}:
-		default:
-		}
+		close(p.quit)
 	})
 	select {
 	case <-p.stopped:

@@ -141,6 +141,9 @@ func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.Co
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
+	// Encoding the new tasks needs no lock: done before the transaction, it
+	// overlaps other commits.
+	fresh := taskstore.Fresh(groups)
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -158,7 +161,7 @@ func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.Co
 	if err != nil {
 		return day2.CommitResult{}, fmt.Errorf("postgres: commit tasks: %w", err)
 	}
-	plan := taskstore.Prepare(groups, stored)
+	plan := taskstore.Prepare(groups, stored, fresh)
 	for i := range plan.Updates {
 		if c := &plan.Updates[i]; c.Corrupt != nil {
 			s.log.Error("postgres: stored telemetry of a task is corrupt; keeping its summary and treating it as purged",

@@ -12,28 +12,28 @@ import (
 	"github.com/day2ops/day2/internal/statestore"
 )
 
-// Writes of records are group-committed: a caller of PutRecords that finds no
-// commit in progress becomes the leader and commits its own write together with
-// every write queued meanwhile, one transaction (and one fsync) for all, each
-// write in its own savepoint so that one failing write does not undo the
-// others. Many small concurrent writes (approval requests, flag changes) then
-// cost one disk flush per batch rather than one each. After its batch the
-// leader hands the lead to the oldest write still queued instead of committing
-// on, so that under constant load no caller waits for more than the batch in
-// progress and its own.
+// Writes of records are group-committed: PutRecords queues its write and waits
+// while one goroutine, the committer, commits everything queued as one batch:
+// one transaction (and one fsync) for all; a write that fails does not undo
+// the others (see commitRecords). Many small concurrent writes
+// (approval requests, flag changes) then cost one disk flush per batch rather
+// than one each. The committer starts the next batch as soon as one is
+// committed, so under constant load no caller waits for more than the batch in
+// progress and its own, and the writer does not wait for a woken caller.
 
 var _ day2.RecordStore = (*Store)(nil)
 
 // recordWrite is one PutRecords call waiting to be committed.
 type recordWrite struct {
-	ctx   context.Context
-	recs  []day2.Record
-	audit []day2.AuditEntry
-	err   error
-	// done is closed when the write is committed or failed; lead receives
-	// when the write is to commit the next batch itself.
-	done chan struct{}
-	lead chan struct{}
+	ctx context.Context
+	// in and inAudit are the write as given; recs and audit the write as
+	// stored, filled in by put from them at every attempt.
+	in      []day2.Record
+	inAudit []day2.AuditEntry
+	recs    []day2.Record
+	audit   []day2.AuditEntry
+	err     error
+	done    chan struct{} // closed when the write is committed or failed
 }
 
 // PutRecords stores recs and appends audit atomically; see day2.RecordStore.
@@ -45,48 +45,54 @@ func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2
 	if len(recs) == 0 && len(audit) == 0 {
 		return nil, nil, nil
 	}
-	w := &recordWrite{ctx: ctx, recs: append([]day2.Record(nil), recs...), audit: audit,
-		done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	w := &recordWrite{ctx: ctx, in: append([]day2.Record(nil), recs...), inAudit: audit, done: make(chan struct{})}
 	s.recMu.Lock()
+	if s.recClosed {
+		s.recMu.Unlock()
+		return nil, nil, day2.Errorf(day2.EUnavailable, "the store is closed")
+	}
 	s.recQueue = append(s.recQueue, w)
-	leading := !s.recLeading
-	s.recLeading = true
 	s.recMu.Unlock()
-	if !leading {
-		select {
-		case <-w.done:
-		case <-w.lead:
-			leading = true
-		}
+	select {
+	case s.recKick <- struct{}{}:
+	default: // the committer is already due to look at the queue
 	}
-	if leading {
-		s.commitRecordBatch()
-		<-w.done
-	}
+	<-w.done
 	if w.err != nil {
 		return nil, nil, w.err
 	}
 	return w.recs, w.audit, nil
 }
 
-// commitRecordBatch commits every queued write as one batch, then hands the
-// lead to the oldest write queued meanwhile, or gives it up.
-func (s *Store) commitRecordBatch() {
-	s.recMu.Lock()
-	batch := s.recQueue
-	s.recQueue = nil
-	s.recMu.Unlock()
-	s.commitRecords(batch)
-	for _, w := range batch {
-		close(w.done)
+// recordCommitter commits the queued writes batch after batch until the queue
+// is empty, then waits for the next write. Once stopped (Close) it commits what
+// is queued and returns.
+func (s *Store) recordCommitter() {
+	defer close(s.recDone)
+	for {
+		stopping := false
+		select {
+		case <-s.recKick:
+		case <-s.recStop:
+			stopping = true
+		}
+		for {
+			s.recMu.Lock()
+			batch := s.recQueue
+			s.recQueue = nil
+			s.recMu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			s.commitRecords(batch)
+			for _, w := range batch {
+				close(w.done)
+			}
+		}
+		if stopping {
+			return
+		}
 	}
-	s.recMu.Lock()
-	if len(s.recQueue) == 0 {
-		s.recLeading = false
-	} else {
-		s.recQueue[0].lead <- struct{}{}
-	}
-	s.recMu.Unlock()
 }
 
 // recordStmts are the prepared statements of record writes, on the write
@@ -94,7 +100,6 @@ func (s *Store) commitRecordBatch() {
 // for each would cost more than running them.
 type recordStmts struct {
 	rev, holder, insert, update, lastAudit, insertAudit *sql.Stmt
-	savepoint, rollbackTo, release                      *sql.Stmt
 }
 
 func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
@@ -112,9 +117,6 @@ func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
 		{&st.lastAudit, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"},
 		{&st.insertAudit, `INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.savepoint, "SAVEPOINT put_records"},
-		{&st.rollbackTo, "ROLLBACK TO put_records"},
-		{&st.release, "RELEASE put_records"},
 	} {
 		var err error
 		if *q.dst, err = db.PrepareContext(ctx, q.query); err != nil {
@@ -125,7 +127,7 @@ func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
 }
 
 func (st recordStmts) all() []*sql.Stmt {
-	return []*sql.Stmt{st.rev, st.holder, st.insert, st.update, st.lastAudit, st.insertAudit, st.savepoint, st.rollbackTo, st.release}
+	return []*sql.Stmt{st.rev, st.holder, st.insert, st.update, st.lastAudit, st.insertAudit}
 }
 
 // recordTx is one batch's transaction: its statements and the tail of the
@@ -137,62 +139,75 @@ type recordTx struct {
 	auditHash                                           string
 }
 
-// commitRecords writes a batch in one transaction, each write in a savepoint
-// (except when the batch is a single write, whose failure ends the
-// transaction anyway).
+// commitRecords writes a batch in one transaction. A write rarely fails (a
+// revision or key conflict), so the batch runs without a savepoint per write,
+// which would cost a statement journal copy of every page it touches; when a
+// write fails, the transaction is rolled back and run again without it. The
+// outcome is that of the writes applied one by one, the failing ones skipped.
 func (s *Store) commitRecords(batch []*recordWrite) {
 	now := time.Now()
-	err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
-		rt := &recordTx{tx: tx, rev: tx.Stmt(s.recStmts.rev), holder: tx.Stmt(s.recStmts.holder),
-			insert: tx.Stmt(s.recStmts.insert), update: tx.Stmt(s.recStmts.update),
-			lastAudit: tx.Stmt(s.recStmts.lastAudit), insertAudit: tx.Stmt(s.recStmts.insertAudit)}
-		err := rt.lastAudit.QueryRow().Scan(&rt.auditID, &rt.auditHash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read the last audit entry: %w", err)
+	todo := make([]*recordWrite, 0, len(batch))
+	for _, w := range batch {
+		if w.err = w.ctx.Err(); w.err == nil {
+			todo = append(todo, w)
 		}
-		if len(batch) == 1 {
-			w := batch[0]
-			if w.err = w.ctx.Err(); w.err == nil {
-				w.err = rt.put(w, now)
+	}
+	for len(todo) > 0 {
+		var failed *recordWrite
+		err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
+			rt := &recordTx{tx: tx, rev: tx.Stmt(s.recStmts.rev), holder: tx.Stmt(s.recStmts.holder),
+				insert: tx.Stmt(s.recStmts.insert), update: tx.Stmt(s.recStmts.update),
+				lastAudit: tx.Stmt(s.recStmts.lastAudit), insertAudit: tx.Stmt(s.recStmts.insertAudit)}
+			err := rt.lastAudit.QueryRow().Scan(&rt.auditID, &rt.auditHash)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("read the last audit entry: %w", err)
 			}
-			return w.err
-		}
-		savepoint, rollbackTo, release := tx.Stmt(s.recStmts.savepoint), tx.Stmt(s.recStmts.rollbackTo), tx.Stmt(s.recStmts.release)
-		for _, w := range batch {
-			if w.err = w.ctx.Err(); w.err != nil {
-				continue
-			}
-			if _, err := savepoint.Exec(); err != nil {
-				return err
-			}
-			id, hash := rt.auditID, rt.auditHash
-			if w.err = rt.put(w, now); w.err != nil {
-				rt.auditID, rt.auditHash = id, hash
-				if _, err := rollbackTo.Exec(); err != nil {
+			for _, w := range todo {
+				if err := rt.put(w, now); err != nil {
+					if !ownFailure(err) {
+						return err
+					}
+					failed, w.err = w, err
 					return err
 				}
 			}
-			if _, err := release.Exec(); err != nil {
-				return err
+			return nil
+		})
+		if failed == nil {
+			if err != nil {
+				// Nothing of the batch was committed.
+				for _, w := range todo {
+					w.err = err
+				}
+			}
+			return
+		}
+		rest := todo[:0]
+		for _, w := range todo {
+			if w != failed {
+				rest = append(rest, w)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		// Nothing of the batch was committed: writes that did not fail on
-		// their own fail with the transaction.
-		for _, w := range batch {
-			if w.err == nil {
-				w.err = err
-			}
-		}
+		todo = rest
 	}
+}
+
+// ownFailure tells a write's own failure (its revision or key conflicts, its
+// record is missing) from one of the transaction (the disk, the database).
+func ownFailure(err error) bool {
+	switch day2.ErrorCode(err) {
+	case day2.EConflict, day2.ENotFound, day2.EInvalid:
+		return true
+	}
+	return false
 }
 
 // put applies one write inside the batch's transaction, filling in the stored
 // revisions, times and audit chain.
 func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 	ts := now.UnixNano()
+	w.recs = append(w.recs[:0], w.in...)
+	w.audit = append(w.audit[:0], w.inAudit...)
 	for i := range w.recs {
 		r := &w.recs[i]
 		var created int64

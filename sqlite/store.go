@@ -33,7 +33,7 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	msqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 
 	"github.com/day2ops/day2"
 	"github.com/day2ops/day2/internal/taskstore"
@@ -73,6 +73,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // max(4, GOMAXPROCS).
 func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
 
+var useFdatasync sync.Once
+
 // Store is a day2.TaskStore kept in a SQLite database.
 type Store struct {
 	path string
@@ -86,6 +88,7 @@ type Store struct {
 
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
+	stopOnce        sync.Once
 
 	lookup, putMany, putOne, upsertVersion, dropVersion, purge *sql.Stmt
 	lookupByID                                                 *sql.Stmt
@@ -102,10 +105,13 @@ type Store struct {
 	rollupRows     *sql.Stmt // on rdb
 
 	// Record writes waiting for the group commit (see records.go).
-	recStmts   recordStmts
-	recMu      sync.Mutex
-	recQueue   []*recordWrite
-	recLeading bool
+	recStmts  recordStmts
+	recMu     sync.Mutex
+	recQueue  []*recordWrite // guarded by recMu
+	recClosed bool           // guarded by recMu
+	recKick   chan struct{}
+	recStop   chan struct{}
+	recDone   chan struct{}
 }
 
 var (
@@ -126,6 +132,15 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
+	useFdatasync.Do(func() {
+		// Commits sync the WAL with fdatasync(2), as SQLite does when built
+		// by its own configure script: fsync(2), the library's default, also
+		// writes the file's modification time, which on ext4 makes every
+		// commit wait for a journal commit (and for whatever else that
+		// journal commit carries, such as a checkpoint's writes). Durability
+		// is the same: fdatasync writes the data and the size.
+		_, _ = msqlite.Fdatasync(true) // unavailable on macOS and Windows, which sync their own way
+	})
 	s := &Store{path: filepath.Join(dir, FileName), log: o.logger}
 	if err := s.open(ctx, o); err != nil {
 		_ = s.Close()
@@ -194,7 +209,7 @@ func (s *Store) open(ctx context.Context, o options) error {
 	s.rdb.SetMaxIdleConns(o.readConns)
 	s.rdb.SetConnMaxIdleTime(5 * time.Minute)
 
-	if s.cdb, err = sql.Open("sqlite", s.path+"?_pragma=busy_timeout(10000)"); err != nil {
+	if s.cdb, err = sql.Open("sqlite", s.path+fmt.Sprintf("?_pragma=busy_timeout(%d)", restartWait.Milliseconds())); err != nil {
 		return fmt.Errorf("sqlite: open %s for checkpoints: %w", s.path, err)
 	}
 	s.cdb.SetMaxOpenConns(1)
@@ -220,7 +235,8 @@ func (s *Store) open(ctx context.Context, o options) error {
 				last_seen = max(last_seen, excluded.last_seen)`},
 		{&s.dropVersion, "DELETE FROM service_versions WHERE service = ? AND environment = ? AND version = ? AND task_count <= 0"},
 		{&s.purge, `UPDATE tasks SET raw = NULL, raw_purged = 1 WHERE id IN (
-			SELECT id FROM tasks WHERE raw IS NOT NULL AND end_time < ? LIMIT ` + fmt.Sprint(purgeChunk) + ")"},
+			SELECT id FROM tasks WHERE raw IS NOT NULL AND end_bucket <= ?1 / ` + fmt.Sprint(bucketNanos) + ` AND end_time < ?1
+			LIMIT ` + fmt.Sprint(purgeChunk) + ")"},
 	}
 	for _, st := range stmts {
 		if *st.dst, err = s.wdb.PrepareContext(ctx, st.query); err != nil {
@@ -233,6 +249,8 @@ func (s *Store) open(ctx context.Context, o options) error {
 	if s.recStmts, err = prepareRecordStmts(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
+	s.recKick, s.recStop, s.recDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go s.recordCommitter()
 	if s.rollupRows, err = s.rdb.PrepareContext(ctx, rollupRowsQuery); err != nil {
 		return fmt.Errorf("sqlite: prepare %q: %w", rollupRowsQuery, err)
 	}
@@ -242,6 +260,20 @@ func (s *Store) open(ctx context.Context, o options) error {
 // Close releases the store, after the commit in progress if any. Calls after
 // the first do nothing; other methods then fail.
 func (s *Store) Close() error {
+	// The record committer and the checkpointer take mu: stop them first.
+	s.stopOnce.Do(func() {
+		if s.recDone != nil {
+			s.recMu.Lock()
+			s.recClosed = true
+			s.recMu.Unlock()
+			close(s.recStop)
+			<-s.recDone
+		}
+		if s.stopCheckpoints != nil {
+			close(s.stopCheckpoints)
+			<-s.checkpointsDone
+		}
+	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -255,9 +287,7 @@ func (s *Store) Close() error {
 		}
 	}
 	errs = append(errs, s.rollup.close())
-	if s.stopCheckpoints != nil {
-		close(s.stopCheckpoints)
-		<-s.checkpointsDone
+	if s.cdb != nil {
 		errs = append(errs, s.cdb.Close())
 	}
 	if s.rdb != nil {
@@ -279,36 +309,84 @@ func (s *Store) Close() error {
 // checkpointInterval is how often the WAL is copied back into the database.
 const checkpointInterval = 2 * time.Second
 
-// walRestartFrames is the WAL length (in pages) past which a checkpoint waits for
-// readers so the WAL can start over, keeping the file bounded under constant load.
-const walRestartFrames = 64 * 1024
+// restartWait is how long a checkpoint that would let the WAL start over waits
+// for readers of older snapshots, with commits held; see checkpoint.
+const restartWait = 10 * time.Millisecond
 
 // checkpointLoop copies committed WAL frames into the database file from its own
-// connection. A PASSIVE checkpoint never blocks the writer; when the WAL has
-// grown long, a RESTART makes the next commit write from the start of the file.
+// connection every checkpointInterval; see checkpoint.
 func (s *Store) checkpointLoop() {
 	defer close(s.checkpointsDone)
 	t := time.NewTicker(checkpointInterval)
 	defer t.Stop()
-	mode := "PASSIVE"
 	for {
 		select {
 		case <-s.stopCheckpoints:
 			return
 		case <-t.C:
 		}
-		var busy, logFrames, done int
-		err := s.cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done)
-		if err != nil {
-			s.log.Warn("sqlite: checkpoint", "path", s.path, "mode", mode, "err", err)
-			continue
-		}
-		mode = "PASSIVE"
-		if logFrames > walRestartFrames {
-			mode = "RESTART"
+		if err := s.checkpoint(); err != nil {
+			s.log.Warn("sqlite: checkpoint", "path", s.path, "err", err)
 		}
 	}
 }
+
+// checkpoint copies the WAL into the database and lets the next commit write
+// the WAL from its start again.
+//
+// Under constant load a PASSIVE checkpoint never catches up: commits go on
+// while it copies, so the WAL is never wholly copied and SQLite cannot start
+// it over. It would grow without end, and a commit that extends the file makes
+// its fsync update the file system's metadata (a journal commit that waits for
+// the checkpoint's own writes), where a commit into blocks already allocated
+// syncs its data only. So a checkpoint copies in PASSIVE rounds alongside the
+// commits, each copying what arrived during the one before, until a round has
+// little left to copy; then it holds commits (s.mu) for a RESTART, which copies
+// the last few frames and waits at most restartWait for readers of older
+// snapshots. When the rounds do not get there (heavy ingest), the WAL starts
+// over only once it is longer than walRestartFrames.
+func (s *Store) checkpoint() error {
+	run := func(mode string) (logFrames int, err error) {
+		var busy, done int
+		if err := s.cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
+			return 0, fmt.Errorf("%s: %w", mode, err)
+		}
+		return logFrames, nil
+	}
+	prev, small := -1, false
+	for range checkpointRounds {
+		n, err := run("PASSIVE")
+		if err != nil {
+			return err
+		}
+		if prev >= 0 && n-prev <= restartFrames {
+			small = true
+			break
+		}
+		prev = n
+	}
+	if !small && prev <= walRestartFrames {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	_, err := run("RESTART")
+	return err
+}
+
+// checkpointRounds bounds the PASSIVE rounds of one checkpoint; restartFrames
+// is how few frames a round must have had to copy for the RESTART to follow.
+const (
+	checkpointRounds = 4
+	restartFrames    = 1024
+)
+
+// walRestartFrames is the WAL length (in pages) past which a checkpoint lets the
+// WAL start over even if the RESTART has much to copy.
+const walRestartFrames = 64 * 1024
 
 // DB returns the pool of read-only connections, for packages that query the
 // stored tasks directly (reports, KQL).
@@ -330,6 +408,9 @@ func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.Co
 	if err != nil || len(groups) == 0 {
 		return res, err
 	}
+	// Encoding the new tasks needs no lock: done here, it overlaps the
+	// commit in progress when the ingest pipeline runs two committers.
+	fresh := taskstore.Fresh(groups)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -349,7 +430,7 @@ func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.Co
 	if err != nil {
 		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
 	}
-	plan := taskstore.Prepare(groups, stored)
+	plan := taskstore.Prepare(groups, stored, fresh)
 	next := s.nextID
 	for i := range plan.Inserts {
 		next++
@@ -700,6 +781,14 @@ func (s *Store) GetTask(ctx context.Context, id day2.TraceID) (day2.TaskDetail, 
 	return d, nil
 }
 
+// bucketNanos is the width of the time buckets the time indexes are keyed by
+// (start_bucket and end_bucket, 0007_time_buckets.sql).
+const bucketNanos = 10_000_000_000
+
+// bucket returns the time bucket of t (Unix nanoseconds), rounding toward zero
+// as SQLite's integer division does.
+func bucket(t int64) int64 { return t / bucketNanos }
+
 // ListTasks returns tasks newest first; see day2.TaskStore.
 func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage, error) {
 	limit, err := taskstore.Limit(f.Limit)
@@ -721,24 +810,28 @@ func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage
 	if f.Version != "" {
 		add("version = ?", f.Version)
 	}
+	// Every bound on start_time is also given on start_bucket, which the time
+	// indexes are keyed by (see 0007_time_buckets.sql).
 	if !f.Since.IsZero() {
-		add("start_time >= ?", taskstore.Nanos(f.Since))
+		since := taskstore.Nanos(f.Since)
+		add("start_bucket >= ? AND start_time >= ?", bucket(since), since)
 	}
 	if !f.Until.IsZero() {
-		add("start_time < ?", taskstore.Nanos(f.Until))
+		until := taskstore.Nanos(f.Until)
+		add("start_bucket <= ? AND start_time < ?", bucket(until), until)
 	}
 	if f.Cursor != "" {
 		c, err := taskstore.ParseCursor(f.Cursor)
 		if err != nil {
 			return day2.TaskPage{}, err
 		}
-		add("(start_time, task_id) < (?, ?)", c.Start, c.TaskID[:])
+		add("start_bucket <= ? AND (start_time, task_id) < (?, ?)", bucket(c.Start), c.Start, c.TaskID[:])
 	}
 	q := "SELECT task_id, " + taskstore.Columns + " FROM tasks"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY start_time DESC, task_id DESC LIMIT ?"
+	q += " ORDER BY start_bucket DESC, start_time DESC, task_id DESC LIMIT ?"
 	args = append(args, limit+1)
 
 	rows, err := s.rdb.QueryContext(ctx, q, args...)

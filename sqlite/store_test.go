@@ -288,3 +288,13 @@ func TestOpenFillsTheRollupsOfAnOlderDatabase(t *testing.T) {
 		t.Errorf("day rows %+v, %v; want one row of 20 tasks", rows, err)
 	}
 }
+
+func BenchmarkPutRecords(b *testing.B) {
+	storetest.BenchPutRecords(b, func(b *testing.B) storetest.StateStore {
+		s, err := sqlite.Open(context.Background(), b.TempDir())
+		if err != nil {
+			b.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

@@ -1,7 +1,13 @@
 package storetest
 
 import (
+	"encoding/json"
+	"runtime"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,5 +176,58 @@ func BenchRollupRows(b *testing.B, open func(b *testing.B) day2.TaskStore) {
 			}
 			b.ReportMetric(float64(rows), "rows/op")
 		})
+	}
+}
+
+// BenchPutRecords measures PutRecords as approval requests make it: 16
+// concurrent writers, each creating one record of about 900 bytes with an
+// idempotency key and one audit entry per call. It reports writes/s and the
+// p50 and p99 latency of a call.
+func BenchPutRecords(b *testing.B, open func(b *testing.B) StateStore) {
+	const writers = 16
+	s := open(b)
+	b.Cleanup(func() { _ = s.Close() })
+	body := []byte(`{"state":"approved","tier":0,"service":"bench-agent","environment":"prod","action":"lookup_vendor",` +
+		`"requester":"anonymous","auto_approved":true,"context":{"confidence":0.99,"in_policy":true},` +
+		`"reason":"rules[0] (action lookup_vendor, tier 0) of policy bench matched: Tier 0; Tier 0: approved at once, audit only",` +
+		`"history":[{"at":"2026-11-26T14:00:00Z","actor":"anonymous","action":"requested","note":"rules[0] (action lookup_vendor, tier 0) of policy bench matched"},` +
+		`{"at":"2026-11-26T14:00:00Z","actor":"day2","action":"auto_approved","note":"Tier 0: approved at once, audit only"}],` +
+		`"approvers":{},"created_by":"anonymous","created_at":"2026-11-26T14:00:00Z","decided_at":"2026-11-26T14:00:00Z","decided_by":"day2",` +
+		`"padding":"` + strings.Repeat("x", 200) + `"}`)
+	after := json.RawMessage(`{"state":"approved","tier":0,"service":"bench-agent","environment":"prod","action":"lookup_vendor",` +
+		`"requester":"anonymous","auto_approved":true,"reason":"Tier 0: approved at once, audit only","decided_by":"day2"}`)
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		latencies []time.Duration
+	)
+	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			n := next.Add(1)
+			now := time.Now()
+			id := day2.NewRecordID("ap_", now)
+			r := day2.Record{Kind: "approval", ID: id, Key: "bench-agent/" + strconv.FormatUint(mix(uint64(n)), 36),
+				Service: "bench-agent", State: "approved", Body: body}
+			e := day2.AuditEntry{At: now, Actor: "anonymous", Action: "approval.request", Target: "approval/" + id,
+				Reason: "Tier 0: approved at once, audit only", After: after}
+			if _, _, err := s.PutRecords(bg, []day2.Record{r}, []day2.AuditEntry{e}); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(now))
+		}
+		mu.Lock()
+		latencies = append(latencies, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	slices.Sort(latencies)
+	if len(latencies) > 0 {
+		b.ReportMetric(float64(len(latencies))/b.Elapsed().Seconds(), "writes/s")
+		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 	}
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) day2.TaskStore) {
 		{"filters select by service, environment, version and start time", testFilters},
 		{"tasks are listed newest first with ties broken by task id", testOrder},
 		{"pages with cursors cover every task exactly once", testPagination},
+		{"tasks arriving out of start-time order are listed and paged by start time", testOutOfOrderArrival},
 		{"a bad cursor or limit is an invalid request", testInvalidListRequests},
 		{"services are counted per environment and version", testServices},
 		{"a later span that changes a task's version moves its count", testVersionChange},
@@ -467,6 +468,64 @@ func testPagination(t *testing.T, open func(t *testing.T) day2.TaskStore) {
 			t.Errorf("%d tasks, next cursor %q; want 55 and none", len(p.Tasks), p.NextCursor)
 		}
 	})
+}
+
+// testOutOfOrderArrival commits tasks whose start times, spread over a minute at
+// millisecond steps, do not follow the order they arrive in, as a live fleet's
+// do (a store may key its time indexes by arrival within coarse time buckets),
+// and checks listing, paging and time bounds that fall inside such buckets.
+func testOutOfOrderArrival(t *testing.T, open func(t *testing.T) day2.TaskStore) {
+	s := openStore(t, open)
+	var all []*Task
+	for round := range 4 {
+		var batch []day2.TaskData
+		for k := range 25 {
+			n := round*25 + k
+			// A permutation of 0..99 times 613 ms: 0 to 60.7 s, out of order.
+			offset := time.Duration((n*37)%100) * 613 * time.Millisecond
+			service := []string{"a", "b"}[n%2]
+			x := NewTypical(n, T0.Add(offset), service, "prod", "1")
+			all = append(all, x)
+			batch = append(batch, x.All())
+		}
+		commit(t, s, batch...)
+	}
+	only := func(service string) []*Task {
+		var out []*Task
+		for i, x := range all {
+			if []string{"a", "b"}[i%2] == service {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	between := func(ts []*Task, since, until time.Time) []*Task {
+		var out []*Task
+		for _, x := range ts {
+			if !x.Start().Before(since) && x.Start().Before(until) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	since, until := T0.Add(13*time.Second+400*time.Millisecond), T0.Add(47*time.Second+100*time.Millisecond)
+	for _, tt := range []struct {
+		name   string
+		filter day2.TaskFilter
+		want   []*Task
+	}{
+		{"all, 7 a page", day2.TaskFilter{Limit: 7}, all},
+		{"one service, 3 a page", day2.TaskFilter{Service: "b", Limit: 3}, only("b")},
+		{"within a window bounded inside buckets", day2.TaskFilter{Since: since, Until: until, Limit: 4}, between(all, since, until)},
+		{"one service within the window", day2.TaskFilter{Service: "a", Since: since, Until: until, Limit: 5}, between(only("a"), since, until)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := taskIDs(listAll(t, s, tt.filter))
+			if want := newestFirst(tt.want...); !slices.Equal(got, want) {
+				t.Errorf("pages of ListTasks(%+v)\n got %v\nwant %v", tt.filter, got, want)
+			}
+		})
+	}
 }
 
 func startingBefore(ts []*Task, until time.Time) []*Task {

@@ -370,27 +370,21 @@ type Plan struct {
 }
 
 // Prepare merges the grouped batch into the stored tasks (keyed by trace id) and
-// returns what to write. Large batches are merged on all CPUs: decoding, merging,
-// summarizing and encoding are most of a commit's work.
-func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored) Plan {
+// returns what to write. fresh, when not nil, is Fresh(groups), computed
+// beforehand: the tasks not stored are then taken from it. Large batches are
+// merged on all CPUs: decoding, merging, summarizing and encoding are most of a
+// commit's work.
+func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored, fresh []Change) Plan {
 	changes := make([]Change, len(groups))
 	changed := make([]bool, len(groups))
-	merge := func(i int) { changes[i], changed[i] = Merge(stored[groups[i].TraceID], &groups[i]) }
-	if workers := min(runtime.GOMAXPROCS(0), 1+len(groups)/parallelMin); workers <= 1 {
-		for i := range groups {
-			merge(i)
+	parallel(len(groups), func(i int) {
+		prev := stored[groups[i].TraceID]
+		if prev == nil && fresh != nil {
+			changes[i], changed[i] = fresh[i], fresh[i].Result != (day2.CommitResult{})
+			return
 		}
-	} else {
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				for i := w; i < len(groups); i += workers {
-					merge(i)
-				}
-			})
-		}
-		wg.Wait()
-	}
+		changes[i], changed[i] = Merge(prev, &groups[i])
+	})
 
 	var p Plan
 	var versions Versions
@@ -412,6 +406,41 @@ func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored) Plan {
 	p.Versions = versions.Deltas()
 	p.Rollups = rollups.Deltas()
 	return p
+}
+
+// Fresh merges every group as if its task were new (Merge with no stored
+// task), for Prepare to use for the groups whose task turns out not to be
+// stored. Most tasks of a batch are new, and this part of a commit, encoding
+// their telemetry, needs nothing from the store: a store runs it before it
+// takes its write lock, alongside the commit in progress.
+func Fresh(groups []day2.TaskData) []Change {
+	out := make([]Change, len(groups))
+	parallel(len(groups), func(i int) {
+		if c, ok := Merge(nil, &groups[i]); ok {
+			out[i] = c
+		}
+	})
+	return out
+}
+
+// parallel runs f(0) ... f(n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), 1+n/parallelMin)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // parallelMin is the number of tasks per additional goroutine in Prepare.

@@ -386,7 +386,8 @@ func TestMigrations(t *testing.T) {
 }
 
 // TestPrepareLargeBatch checks that a batch large enough to be merged on several
-// goroutines gives the same plan as merging task by task.
+// goroutines gives the same plan as merging task by task, with the new tasks
+// merged inside Prepare or beforehand by Fresh.
 func TestPrepareLargeBatch(t *testing.T) {
 	stored := map[day2.TraceID]*taskstore.Stored{}
 	var groups []day2.TaskData
@@ -398,7 +399,8 @@ func TestPrepareLargeBatch(t *testing.T) {
 		}
 		groups = append(groups, b.All())
 	}
-	p := taskstore.Prepare(groups, stored)
+	p := taskstore.Prepare(groups, stored, nil)
+	withFresh := taskstore.Prepare(groups, stored, taskstore.Fresh(groups))
 
 	var want taskstore.Plan
 	var versions taskstore.Versions
@@ -424,6 +426,9 @@ func TestPrepareLargeBatch(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("Prepare differs from merging task by task: result %+v, want %+v", p.Result, want.Result)
+	}
+	if !reflect.DeepEqual(withFresh, want) {
+		t.Errorf("Prepare with Fresh differs from merging task by task: result %+v, want %+v", withFresh.Result, want.Result)
 	}
 	if p.Result != (day2.CommitResult{Spans: 150*1 + 150*3, DuplicateSpans: 150 * 2, Logs: 300, TasksCreated: 150, TasksUpdated: 150}) {
 		t.Errorf("result %+v", p.Result)
