@@ -294,7 +294,7 @@ func scanRecord(row interface{ Scan(...any) error }) (day2.Record, error) {
 
 // GetRecord returns one record; see day2.RecordStore.
 func (s *Store) GetRecord(ctx context.Context, kind, id string) (day2.Record, error) {
-	r, err := scanRecord(s.rdb.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = ? AND id = ?", kind, id))
+	r, err := scanRecord(s.reads.getRecord.QueryRowContext(ctx, kind, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, statestore.RecordMissing(kind, id)
 	}
@@ -309,7 +309,7 @@ func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, 
 	if key == "" {
 		return day2.Record{}, day2.Errorf(day2.EInvalid, "finding a %s needs a key", kind)
 	}
-	r, err := scanRecord(s.rdb.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM records WHERE kind = ? AND key = ? AND key <> ''", kind, key))
+	r, err := scanRecord(s.reads.findRecord.QueryRowContext(ctx, kind, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, day2.Errorf(day2.ENotFound, "no %s holds key %q", kind, key)
 	}

@@ -277,24 +277,37 @@ func jsonText(j json.RawMessage) any {
 
 // ListAudit returns the audit entries matching f, oldest first; see
 // day2.StateStore. A limit of 0 means statestore.DefaultLimit.
+// auditQuery is the query of ListAudit for a variant: bit 0 set filters by
+// action, bit 1 by target.
+func auditQuery(variant int) string {
+	where := []string{"id > ?"}
+	if variant&1 != 0 {
+		where = append(where, "action = ?")
+	}
+	if variant&2 != 0 {
+		where = append(where, "target = ?")
+	}
+	return `SELECT id, at, actor, action, target, reason, before, after, prev_hash, hash
+		FROM audit_log WHERE ` + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?"
+}
+
 func (s *Store) ListAudit(ctx context.Context, f day2.AuditFilter) ([]day2.AuditEntry, error) {
 	f, err := statestore.AuditFilter(f)
 	if err != nil {
 		return nil, err
 	}
-	where := []string{"id > ?"}
 	args := []any{f.AfterID}
+	variant := 0
 	if f.Action != "" {
-		where = append(where, "action = ?")
+		variant |= 1
 		args = append(args, f.Action)
 	}
 	if f.Target != "" {
-		where = append(where, "target = ?")
+		variant |= 2
 		args = append(args, f.Target)
 	}
 	args = append(args, f.Limit)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, at, actor, action, target, reason, before, after, prev_hash, hash
-		FROM audit_log WHERE `+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+	rows, err := s.reads.audit[variant].QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit log: %w", err)
 	}

@@ -104,6 +104,9 @@ type Store struct {
 	rollup         rollupStmts
 	rollupRows     *sql.Stmt // on rdb
 
+	// Prepared statements of frequent reads, on rdb.
+	reads readStmts
+
 	// Record writes waiting for the group commit (see records.go).
 	recStmts  recordStmts
 	recMu     sync.Mutex
@@ -254,6 +257,9 @@ func (s *Store) open(ctx context.Context, o options) error {
 	if s.rollupRows, err = s.rdb.PrepareContext(ctx, rollupRowsQuery); err != nil {
 		return fmt.Errorf("sqlite: prepare %q: %w", rollupRowsQuery, err)
 	}
+	if s.reads, err = prepareReads(ctx, s.rdb); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
 	return nil
 }
 
@@ -281,7 +287,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range append([]*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows}, s.recStmts.all()...) {
+	for _, st := range append([]*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows}, append(s.recStmts.all(), s.reads.all()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -304,6 +310,37 @@ func (s *Store) Close() error {
 		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// readStmts are the prepared statements of the reads an agent's request makes
+// (approval requests look up their idempotency key and the audit log):
+// parsing them anew each time costs more than running them.
+type readStmts struct {
+	getRecord, findRecord *sql.Stmt
+	audit                 [4]*sql.Stmt // by auditQuery variant
+}
+
+func prepareReads(ctx context.Context, db *sql.DB) (readStmts, error) {
+	var r readStmts
+	queries := map[**sql.Stmt]string{
+		&r.getRecord:  "SELECT " + recordColumns + " FROM records WHERE kind = ? AND id = ?",
+		&r.findRecord: "SELECT " + recordColumns + " FROM records WHERE kind = ? AND key = ? AND key <> ''",
+	}
+	for v := range r.audit {
+		queries[&r.audit[v]] = auditQuery(v)
+	}
+	for dst, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			return r, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		*dst = st
+	}
+	return r, nil
+}
+
+func (r readStmts) all() []*sql.Stmt {
+	return append([]*sql.Stmt{r.getRecord, r.findRecord}, r.audit[:]...)
 }
 
 // checkpointInterval is how often the WAL is copied back into the database.
