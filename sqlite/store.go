@@ -864,11 +864,18 @@ func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage
 		}
 		add("start_bucket <= ? AND (start_time, task_id) < (?, ?)", bucket(c.Start), c.Start, c.TaskID[:])
 	}
-	q := "SELECT task_id, " + taskstore.Columns + " FROM tasks"
+	// The page is chosen from a time index alone, which covers the filters
+	// and the sort within a bucket; only its tasks are then read. The index is
+	// named: without a filter, SQLite would rather sort the whole table.
+	q := "SELECT id FROM tasks INDEXED BY tasks_start"
+	if f.Service != "" {
+		q = "SELECT id FROM tasks INDEXED BY tasks_service_start"
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY start_bucket DESC, start_time DESC, task_id DESC LIMIT ?"
+	q = "SELECT task_id, " + taskstore.Columns + " FROM tasks WHERE id IN (" + q +
+		" ORDER BY start_bucket DESC, start_time DESC, task_id DESC LIMIT ?) ORDER BY start_time DESC, task_id DESC"
 	args = append(args, limit+1)
 
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
