@@ -265,3 +265,13 @@ func TestOpenFillsTheRollupsOfAnOlderDatabase(t *testing.T) {
 		t.Errorf("day rows %+v, %v; want one row of 20 tasks", rows, err)
 	}
 }
+
+func BenchmarkPutRecords(b *testing.B) {
+	storetest.BenchPutRecords(b, func(b *testing.B) storetest.StateStore {
+		s, err := postgres.Open(context.Background(), pgtest.DSN(b))
+		if err != nil {
+			b.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
