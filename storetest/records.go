@@ -23,6 +23,7 @@ var recordTests = []struct {
 	{"records are listed by service, state and due time in the asked order", testRecordList},
 	{"compare-and-swap from many writers on two stores loses no update", testRecordCAS},
 	{"of concurrent creates with one key exactly one wins", testRecordKeyRace},
+	{"concurrent writes of which some conflict store the others, with an unbroken audit chain", testRecordMixedBatch},
 	{"finished records are deleted by kind, state and age, at most the limit", testRecordDelete},
 }
 
@@ -278,6 +279,56 @@ func testRecordKeyRace(t *testing.T, open func(t *testing.T) StateStore) {
 		if wins != 1 {
 			t.Fatalf("round %d: %d creates with one key succeeded, want 1", round, wins)
 		}
+	}
+}
+
+// testRecordMixedBatch sends many writes at once to one store, a quarter of
+// which conflict with a stored record, so that a store committing writes
+// together has failing and succeeding writes in one batch. Every other write
+// must be stored with its audit entry, no failed write may leave one, and the
+// audit chain must verify.
+func testRecordMixedBatch(t *testing.T, open func(t *testing.T) StateStore) {
+	s := openState(t, open)
+	put(t, s, []day2.Record{rec("approval", "taken", 0)}, day2.AuditEntry{Actor: "a", Action: "approval.request", Target: "approval/taken"})
+	const writers = 40
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			id := fmt.Sprintf("ap_%02d", i)
+			if i%4 == 0 {
+				id = "taken"
+			}
+			r := rec("approval", id, i)
+			_, _, errs[i] = s.PutRecords(bg, []day2.Record{r, rec("outbox", fmt.Sprintf("m_%02d", i), i)},
+				[]day2.AuditEntry{{Actor: "a", Action: "approval.request", Target: fmt.Sprintf("write/%02d", i)}})
+		})
+	}
+	wg.Wait()
+	entries := auditLog(t, s)
+	targets := map[string]bool{}
+	for _, e := range entries {
+		targets[e.Target] = true
+	}
+	for i, err := range errs {
+		target := fmt.Sprintf("write/%02d", i)
+		_, outErr := s.GetRecord(bg, "outbox", fmt.Sprintf("m_%02d", i))
+		if i%4 == 0 {
+			wantCode(t, fmt.Sprintf("write %d, creating a taken id", i), err, day2.EConflict)
+			if targets[target] || day2.ErrorCode(outErr) != day2.ENotFound {
+				t.Errorf("the failed write %d left its audit entry (%v) or its second record (%v)", i, targets[target], outErr)
+			}
+			continue
+		}
+		if err != nil || outErr != nil || !targets[target] {
+			t.Errorf("write %d: %v; its second record: %v; its audit entry stored: %v", i, err, outErr, targets[target])
+		}
+	}
+	if len(entries) != 1+writers*3/4 {
+		t.Errorf("%d audit entries, want %d", len(entries), 1+writers*3/4)
+	}
+	if bad, err := day2.VerifyAudit(entries, ""); err != nil {
+		t.Errorf("the audit chain breaks at entry %d: %v", bad, err)
 	}
 }
 
