@@ -15,3 +15,6 @@ func (s *Store) RecentIDs() int {
 	defer s.idsMu.RUnlock()
 	return len(s.recent)
 }
+
+// Checkpoint runs a checkpoint now, for tests.
+func (s *Store) Checkpoint() error { return s.checkpoint() }

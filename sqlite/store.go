@@ -396,6 +396,9 @@ func (s *Store) checkpoint() error {
 		if err != nil {
 			return err
 		}
+		if n == 0 {
+			return nil // nothing written since the WAL started over
+		}
 		if prev >= 0 && n-prev <= restartFrames {
 			small = true
 			break
