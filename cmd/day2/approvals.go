@@ -68,14 +68,10 @@ func newApprovalsListCmd() *cobra.Command {
 				Approvals []approval.Request `json:"approvals"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/approvals", q, &res)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("approvals list: %w", err)}
+			if done, err := c.answer(cmd, "approvals list", raw, err); done {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if c.output == "json" {
-				out.Write(raw)
-				return nil
-			}
 			if len(res.Approvals) == 0 {
 				fmt.Fprintln(out, "no approval requests match")
 				return nil
@@ -109,12 +105,8 @@ func newApprovalsShowCmd() *cobra.Command {
 			}
 			var r approval.Request
 			raw, err := c.get(cmd.Context(), "/api/v1/approvals/"+url.PathEscape(args[0]), nil, &r)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("approvals show: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "approvals show", raw, err); done {
+				return err
 			}
 			printApproval(cmd.OutOrStdout(), &r, true)
 			return nil
@@ -142,12 +134,8 @@ func newApprovalsDecideCmd(decision string) *cobra.Command {
 			var r approval.Request
 			raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/approvals/"+url.PathEscape(args[0])+"/decision",
 				map[string]string{"decision": decision, "comment": comment}, &r)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("approvals %s: %w", decision, err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "approvals "+decision, raw, err); done {
+				return err
 			}
 			printApproval(cmd.OutOrStdout(), &r, false)
 			return nil

@@ -52,14 +52,10 @@ func newAuditListCmd() *cobra.Command {
 				Entries []day2.AuditEntry `json:"entries"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/audit", q, &page)
-			if err != nil {
-				return &exitError{2, err}
-			}
-			out := cmd.OutOrStdout()
-			if c.output == "json" {
-				_, err := out.Write(raw)
+			if done, err := c.answer(cmd, "audit list", raw, err); done {
 				return err
 			}
+			out := cmd.OutOrStdout()
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTIME\tACTOR\tACTION\tTARGET\tREASON")
 			for _, e := range page.Entries {

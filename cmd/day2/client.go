@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -50,6 +51,21 @@ func (e *apiError) Error() string {
 		return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
 	}
 	return fmt.Sprintf("HTTP %d", e.Status)
+}
+
+// answer finishes a request made for the command what (e.g. "flags list"): a
+// failed request exits 2, its error prefixed with what, and with --output json
+// the answer is written as received. done reports that nothing is left to do;
+// otherwise the caller prints the decoded answer as text.
+func (c *clientFlags) answer(cmd *cobra.Command, what string, raw []byte, err error) (done bool, _ error) {
+	if err != nil {
+		return true, &exitError{2, fmt.Errorf("%s: %w", what, err)}
+	}
+	if c.output == "json" {
+		_, err := cmd.OutOrStdout().Write(raw)
+		return true, err
+	}
+	return false, nil
 }
 
 // get fetches path from the server into v, returning the raw body too.

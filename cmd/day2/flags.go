@@ -45,14 +45,10 @@ func newFlagsListCmd() *cobra.Command {
 				Flags []flags.FlagView `json:"flags"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/flags", nil, &res)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("flags list: %w", err)}
+			if done, err := c.answer(cmd, "flags list", raw, err); done {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if c.output == "json" {
-				out.Write(raw)
-				return nil
-			}
 			if len(res.Flags) == 0 {
 				fmt.Fprintln(out, "no flags yet: define them in the configuration or create one with day2 flags put")
 				return nil
@@ -95,14 +91,10 @@ func newFlagsGetCmd() *cobra.Command {
 			}
 			var v flags.FlagView
 			raw, err := c.get(cmd.Context(), "/api/v1/flags/"+url.PathEscape(args[0]), nil, &v)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("flags get: %w", err)}
+			if done, err := c.answer(cmd, "flags get", raw, err); done {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if c.output == "json" {
-				out.Write(raw)
-				return nil
-			}
 			printFlagView(out, v)
 			return nil
 		},
@@ -284,14 +276,10 @@ func newFlagsResetCmd() *cobra.Command {
 func flagChange(cmd *cobra.Command, c *clientFlags, method, key string, body []byte, what string) error {
 	var v flags.FlagView
 	raw, err := c.do(cmd.Context(), method, "/api/v1/flags/"+url.PathEscape(key), nil, bytes.NewReader(body), &v)
-	if err != nil {
-		return &exitError{2, fmt.Errorf("%s: %w", what, err)}
+	if done, err := c.answer(cmd, what, raw, err); done {
+		return err
 	}
 	out := cmd.OutOrStdout()
-	if c.output == "json" {
-		out.Write(raw)
-		return nil
-	}
 	printFlagView(out, v)
 	return nil
 }

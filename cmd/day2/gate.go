@@ -199,12 +199,8 @@ func newSLOCmd() *cobra.Command {
 				SLOs []slo.Status `json:"slos"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/slos", q, &res)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("slo status: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "slo status", raw, err); done {
+				return err
 			}
 			if len(res.SLOs) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "no SLOs yet: day2 creates four for every service it receives telemetry from")

@@ -63,14 +63,10 @@ func newIncidentListCmd() *cobra.Command {
 				Incidents []incident.Incident `json:"incidents"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/incidents", q, &res)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("incident list: %w", err)}
+			if done, err := c.answer(cmd, "incident list", raw, err); done {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if c.output == "json" {
-				out.Write(raw)
-				return nil
-			}
 			if len(res.Incidents) == 0 {
 				fmt.Fprintln(out, "no incidents")
 				return nil
@@ -103,12 +99,8 @@ func newIncidentShowCmd() *cobra.Command {
 			}
 			var inc incident.Incident
 			raw, err := c.get(cmd.Context(), "/api/v1/incidents/"+url.PathEscape(args[0]), nil, &inc)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("incident show: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "incident show", raw, err); done {
+				return err
 			}
 			printIncident(cmd.OutOrStdout(), &inc)
 			return nil
@@ -273,14 +265,10 @@ func postIncident(cmd *cobra.Command, c *clientFlags, id, action string, body ma
 	}
 	var inc incident.Incident
 	raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/"+action, body, &inc)
-	if err != nil {
-		return &exitError{2, fmt.Errorf("incident %s: %w", action, err)}
+	if done, err := c.answer(cmd, "incident "+action, raw, err); done {
+		return err
 	}
 	out := cmd.OutOrStdout()
-	if c.output == "json" {
-		out.Write(raw)
-		return nil
-	}
 	fmt.Fprintf(out, "%s is %s\n", inc.ID, inc.State)
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		if e := inc.Timeline[i]; e.Type != incident.EntryNotification {

@@ -52,12 +52,8 @@ registering the same content again changes nothing, different content is refused
 			var v release.Version
 			raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/versions",
 				map[string]any{"version": version, "bundle": string(doc), "reason": reason}, &v)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("version register: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "version register", raw, err); done {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s registered (%s) by %s at %s\n", v.Service, v.Version, v.Hash, v.CreatedBy, v.CreatedAt.Format(time.RFC3339))
 			return nil
@@ -91,12 +87,8 @@ func newVersionListCmd() *cobra.Command {
 				Versions []release.Version `json:"versions"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/services/"+url.PathEscape(service)+"/versions", nil, &res)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("version list: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "version list", raw, err); done {
+				return err
 			}
 			if len(res.Versions) == 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s has no registered versions; register one with day2 version register\n", service)
@@ -135,12 +127,8 @@ func newVersionDiffCmd() *cobra.Command {
 			}
 			var d release.VersionDiff
 			raw, err := c.get(cmd.Context(), "/api/v1/services/"+url.PathEscape(service)+"/versions/"+url.PathEscape(args[1]), url.Values{"diff": {args[0]}}, &d)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("version diff: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "version diff", raw, err); done {
+				return err
 			}
 			printVersionDiff(cmd.OutOrStdout(), &d)
 			return nil
@@ -278,12 +266,8 @@ worse. Rings (targeting rules per ring) are given in a --file; flags given besid
 			}
 			var ro release.Rollout
 			raw, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/rollouts", nil, bytes.NewReader(body), &ro)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("rollout start: %w", err)}
-			}
-			if c.output == "json" {
-				cmd.OutOrStdout().Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "rollout start", raw, err); done {
+				return err
 			}
 			printRollout(cmd.OutOrStdout(), &ro)
 			return nil
@@ -325,12 +309,8 @@ func newRolloutStatusCmd() *cobra.Command {
 			if len(args) == 1 {
 				var ro release.Rollout
 				raw, err := c.get(cmd.Context(), "/api/v1/rollouts/"+url.PathEscape(args[0]), nil, &ro)
-				if err != nil {
-					return &exitError{2, fmt.Errorf("rollout status: %w", err)}
-				}
-				if c.output == "json" {
-					out.Write(raw)
-					return nil
+				if done, err := c.answer(cmd, "rollout status", raw, err); done {
+					return err
 				}
 				printRollout(out, &ro)
 				return nil
@@ -346,12 +326,8 @@ func newRolloutStatusCmd() *cobra.Command {
 				Rollouts []release.Rollout `json:"rollouts"`
 			}
 			raw, err := c.get(cmd.Context(), "/api/v1/rollouts", q, &res)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("rollout status: %w", err)}
-			}
-			if c.output == "json" {
-				out.Write(raw)
-				return nil
+			if done, err := c.answer(cmd, "rollout status", raw, err); done {
+				return err
 			}
 			if len(res.Rollouts) == 0 {
 				fmt.Fprintln(out, "no rollouts; start one with day2 rollout start")
@@ -429,13 +405,9 @@ func postRolloutAction(cmd *cobra.Command, c *clientFlags, id, action string, bo
 		return err
 	}
 	var ro release.Rollout
-	out, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/rollouts/"+url.PathEscape(id)+"/"+action, body, &ro)
-	if err != nil {
-		return &exitError{2, fmt.Errorf("rollout %s: %w", action, err)}
-	}
-	if c.output == "json" {
-		cmd.OutOrStdout().Write(out)
-		return nil
+	raw, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/rollouts/"+url.PathEscape(id)+"/"+action, body, &ro)
+	if done, err := c.answer(cmd, "rollout "+action, raw, err); done {
+		return err
 	}
 	printRollout(cmd.OutOrStdout(), &ro)
 	return nil
