@@ -104,10 +104,7 @@ type recordStmts struct {
 
 func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
 	var st recordStmts
-	for _, q := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
+	err := prepareAll(ctx, db, []stmtQuery{
 		{&st.rev, "SELECT rev, created_at FROM records WHERE kind = ? AND id = ?"},
 		{&st.holder, "SELECT id FROM records WHERE kind = ? AND key = ? AND key <> ''"},
 		{&st.insert, `INSERT INTO records (kind, id, key, service, state, due, body, rev, created_at, updated_at)
@@ -117,13 +114,8 @@ func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
 		{&st.lastAudit, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"},
 		{&st.insertAudit, `INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-	} {
-		var err error
-		if *q.dst, err = db.PrepareContext(ctx, q.query); err != nil {
-			return st, fmt.Errorf("prepare %q: %w", q.query, err)
-		}
-	}
-	return st, nil
+	})
+	return st, err
 }
 
 func (st recordStmts) all() []*sql.Stmt {

@@ -69,23 +69,35 @@ type preparer interface {
 
 func prepareRollupStmts(ctx context.Context, p preparer) (rollupStmts, error) {
 	var st rollupStmts
-	for _, q := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
+	err := prepareAll(ctx, p, []stmtQuery{
 		{&st.getMany, getRollupsQuery(rollupBatch)},
 		{&st.getFew, getRollupsQuery(rollupBatchSmall)},
 		{&st.putMany, putRollupsQuery(rollupBatch)},
 		{&st.putFew, putRollupsQuery(rollupBatchSmall)},
 		{&st.drop, dropRollupQuery},
-	} {
-		var err error
-		if *q.dst, err = p.PrepareContext(ctx, q.query); err != nil {
-			_ = st.close()
-			return rollupStmts{}, fmt.Errorf("prepare %q: %w", q.query, err)
-		}
+	})
+	if err != nil {
+		_ = st.close()
+		return rollupStmts{}, err
 	}
 	return st, nil
+}
+
+// stmtQuery is a query to prepare and where to keep the statement.
+type stmtQuery struct {
+	dst   **sql.Stmt
+	query string
+}
+
+// prepareAll prepares every query on p, stopping at the first failure.
+func prepareAll(ctx context.Context, p preparer, qs []stmtQuery) error {
+	for _, q := range qs {
+		var err error
+		if *q.dst, err = p.PrepareContext(ctx, q.query); err != nil {
+			return fmt.Errorf("prepare %q: %w", q.query, err)
+		}
+	}
+	return nil
 }
 
 func (st rollupStmts) all() []*sql.Stmt {

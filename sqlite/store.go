@@ -221,10 +221,7 @@ func (s *Store) open(ctx context.Context, o options) error {
 	go s.checkpointLoop()
 
 	in := strings.TrimSuffix(strings.Repeat("?,", lookupChunk), ",")
-	stmts := []struct {
-		dst   **sql.Stmt
-		query string
-	}{
+	if err := prepareAll(ctx, s.wdb, []stmtQuery{
 		{&s.lookup, "SELECT t.id, t.task_id, " + taskstore.Columns + ", raw, raw_purged FROM task_ids i JOIN tasks t ON t.id = i.id WHERE i.task_id IN (" + in + ")"},
 		{&s.lookupByID, "SELECT id, task_id, " + taskstore.Columns + ", raw, raw_purged FROM tasks WHERE id IN (" + in + ")"},
 		{&s.putMany, putQuery(putRows)},
@@ -240,11 +237,8 @@ func (s *Store) open(ctx context.Context, o options) error {
 		{&s.purge, `UPDATE tasks SET raw = NULL, raw_purged = 1 WHERE id IN (
 			SELECT id FROM tasks WHERE raw IS NOT NULL AND end_bucket <= ?1 / ` + fmt.Sprint(bucketNanos) + ` AND end_time < ?1
 			LIMIT ` + fmt.Sprint(purgeChunk) + ")"},
-	}
-	for _, st := range stmts {
-		if *st.dst, err = s.wdb.PrepareContext(ctx, st.query); err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", st.query, err)
-		}
+	}); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	if s.rollup, err = prepareRollupStmts(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
@@ -254,10 +248,15 @@ func (s *Store) open(ctx context.Context, o options) error {
 	}
 	s.recKick, s.recStop, s.recDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go s.recordCommitter()
-	if s.rollupRows, err = s.rdb.PrepareContext(ctx, rollupRowsQuery); err != nil {
-		return fmt.Errorf("sqlite: prepare %q: %w", rollupRowsQuery, err)
-	}
-	if s.reads, err = prepareReads(ctx, s.rdb); err != nil {
+	if err := prepareAll(ctx, s.rdb, []stmtQuery{
+		{&s.rollupRows, rollupRowsQuery},
+		{&s.reads.getRecord, "SELECT " + recordColumns + " FROM records WHERE kind = ? AND id = ?"},
+		{&s.reads.findRecord, "SELECT " + recordColumns + " FROM records WHERE kind = ? AND key = ? AND key <> ''"},
+		{&s.reads.audit[0], auditQuery(0)},
+		{&s.reads.audit[1], auditQuery(1)},
+		{&s.reads.audit[2], auditQuery(2)},
+		{&s.reads.audit[3], auditQuery(3)},
+	}); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
@@ -312,31 +311,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// readStmts are the prepared statements of the reads an agent's request makes
-// (approval requests look up their idempotency key and the audit log):
-// parsing them anew each time costs more than running them.
+// readStmts are the prepared statements, on rdb, of the reads an agent's
+// request makes (approval requests look up their idempotency key, callers
+// poll a request, the audit log is read by target): parsing them anew each
+// time costs more than running them.
 type readStmts struct {
 	getRecord, findRecord *sql.Stmt
 	audit                 [4]*sql.Stmt // by auditQuery variant
-}
-
-func prepareReads(ctx context.Context, db *sql.DB) (readStmts, error) {
-	var r readStmts
-	queries := map[**sql.Stmt]string{
-		&r.getRecord:  "SELECT " + recordColumns + " FROM records WHERE kind = ? AND id = ?",
-		&r.findRecord: "SELECT " + recordColumns + " FROM records WHERE kind = ? AND key = ? AND key <> ''",
-	}
-	for v := range r.audit {
-		queries[&r.audit[v]] = auditQuery(v)
-	}
-	for dst, q := range queries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			return r, fmt.Errorf("prepare %q: %w", q, err)
-		}
-		*dst = st
-	}
-	return r, nil
 }
 
 func (r readStmts) all() []*sql.Stmt {
