@@ -274,10 +274,7 @@ func (p *Pipeline) commitFrom(first *request) {
 			batch = append(batch, r.batch...)
 		}
 	}
-	var err error
-	if len(batch) > 0 {
-		err = p.commit(batch)
-	}
+	err := p.commit(batch) // Submit queues no empty request
 	for _, r := range reqs {
 		p.queued.Add(-int64(r.items))
 		r.done <- err
