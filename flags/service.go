@@ -574,8 +574,16 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A record whose revision is unchanged keeps its compiled entry: a reload
+	// runs in the request that finds the snapshot stale, and compiling every
+	// flag there would cost that request far more than evaluating one.
+	prev := s.snap.Load().runtime
 	entries := make(map[string]*runtimeEntry, len(recs))
 	for _, rec := range recs {
+		if e := prev[rec.ID]; e != nil && e.rev == rec.Rev {
+			entries[rec.ID] = e
+			continue
+		}
 		entries[rec.ID] = s.entry(rec)
 	}
 	s.applyMu.Lock()
