@@ -14,18 +14,11 @@ type compiled struct {
 
 // compile validates f and compiles its targeting.
 func compile(f Flag) (*compiled, error) {
-	if err := f.Validate(); err != nil {
+	rule, ps := f.check()
+	if err := f.invalid(ps); err != nil {
 		return nil, err
 	}
-	c := &compiled{flag: f}
-	if hasTargeting(f.Targeting) {
-		rule, err := compileTargeting(f.Targeting, f.Variants)
-		if err != nil {
-			return nil, err // Validate compiled it already; kept for safety
-		}
-		c.rule = rule
-	}
-	return c, nil
+	return &compiled{flag: f, rule: rule}, nil
 }
 
 // Evaluate evaluates the flag for ec, with $flagd.timestamp the current time.

@@ -134,7 +134,12 @@ func ValidKey(key string) error {
 // booleans, and targeting rules that do not compile or return a variant the
 // flag does not have (each with the path of the problem in the rule).
 func (f Flag) Validate() error {
-	problems := f.problems()
+	_, problems := f.check()
+	return f.invalid(problems)
+}
+
+// invalid is the EInvalid error listing problems, nil when there are none.
+func (f Flag) invalid(problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
@@ -145,8 +150,9 @@ func (f Flag) Validate() error {
 	return day2.Errorf(day2.EInvalid, "flag %q: %s", name, strings.Join(problems, "; "))
 }
 
-func (f Flag) problems() []string {
-	var ps []string
+// check lists f's problems and returns its compiled targeting rule (nil when
+// it has none or the rule is invalid).
+func (f Flag) check() (rule *node, ps []string) {
 	if err := ValidKey(f.Key); err != nil {
 		ps = append(ps, day2.ErrorMessage(err))
 	}
@@ -176,11 +182,12 @@ func (f Flag) problems() []string {
 		}
 	}
 	if hasTargeting(f.Targeting) {
-		if _, err := compileTargeting(f.Targeting, f.Variants); err != nil {
+		var err error
+		if rule, err = compileTargeting(f.Targeting, f.Variants); err != nil {
 			ps = append(ps, err.Error())
 		}
 	}
-	return ps
+	return rule, ps
 }
 
 // variantProblems checks that there are variants and that their values are
@@ -351,7 +358,7 @@ func ParseFlagSet(data []byte) (map[string]Flag, error) {
 			}
 			f.Metadata = md
 		}
-		if ps := f.problems(); len(ps) > 0 {
+		if _, ps := f.check(); len(ps) > 0 {
 			problems = append(problems, fmt.Sprintf("flag %q: %s", key, strings.Join(ps, "; ")))
 			continue
 		}
