@@ -77,6 +77,8 @@ type OutboxOptions struct {
 	// Retention is how long sent and failed messages are kept for the
 	// delivery list before Prune removes them: default DefaultRetention.
 	Retention time.Duration
+	// Interval is how often Run delivers without being kicked; default 1 s.
+	Interval time.Duration
 }
 
 // DefaultRetention is how long sent and failed messages are kept by default.
@@ -99,6 +101,7 @@ type Outbox struct {
 	maxAttempts int
 	backoff     func(int) time.Duration
 	retention   time.Duration
+	interval    time.Duration
 	lastPrune   time.Time
 	kick        chan struct{}
 	pass        sync.Mutex // one Deliver pass at a time per Outbox
@@ -107,9 +110,12 @@ type Outbox struct {
 // NewOutbox returns an outbox over o.Records.
 func NewOutbox(o OutboxOptions) *Outbox {
 	ob := &Outbox{st: o.Records, client: o.Client, now: o.Clock, log: o.Logger,
-		maxAttempts: o.MaxAttempts, backoff: o.Backoff, retention: o.Retention, kick: make(chan struct{}, 1)}
+		maxAttempts: o.MaxAttempts, backoff: o.Backoff, retention: o.Retention, interval: o.Interval, kick: make(chan struct{}, 1)}
 	if ob.retention <= 0 {
 		ob.retention = DefaultRetention
+	}
+	if ob.interval <= 0 {
+		ob.interval = time.Second
 	}
 	if ob.client == nil {
 		ob.client = &http.Client{
@@ -253,9 +259,9 @@ func (o *Outbox) Kick() {
 	}
 }
 
-// Run delivers every second, and whenever Kick is called, until ctx ends.
+// Run delivers every Interval, and whenever Kick is called, until ctx ends.
 func (o *Outbox) Run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(o.interval)
 	defer t.Stop()
 	for {
 		if _, err := o.Deliver(ctx); err != nil && ctx.Err() == nil {
