@@ -408,16 +408,27 @@ func TestWait(t *testing.T) {
 	if err != nil || got.State != approval.StatePending || !got.ExpiresAt.Equal(r.ExpiresAt) {
 		t.Fatalf("short wait: %v %+v", err, got)
 	}
-	// A decision in this process wakes the waiter.
+	// A decision in this process wakes the waiter. This service polls the
+	// store once an hour, so only the wake-up can end the wait in time.
+	woken := newEnv(t, func(o *approval.Options) { o.PollInterval = time.Hour })
+	r, _, err = woken.svc.Create(ctx, agent, payment(900, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan approval.Request)
 	go func() {
-		got, err := e.svc.Wait(ctx, r.ID, approval.MaxWait)
+		got, err := woken.svc.Wait(ctx, r.ID, approval.MaxWait)
 		if err != nil {
 			t.Error(err)
 		}
 		done <- got
 	}()
-	if _, err := e.svc.Decide(ctx, mia, r.ID, approval.DecisionApprove, "fine"); err != nil {
+	for deadline := time.Now().Add(10 * time.Second); woken.svc.Waiting(r.ID) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not start watching")
+		}
+	}
+	if _, err := woken.svc.Decide(ctx, mia, r.ID, approval.DecisionApprove, "fine"); err != nil {
 		t.Fatal(err)
 	}
 	select {
