@@ -309,9 +309,13 @@ func TestStickyAssignment(t *testing.T) {
 			t.Errorf("at %d%% the candidate got %.2f%% of %d keys", weight, share, n)
 		}
 	}
-	// The bucket depends on the service and key only.
-	if Bucket("a", "k") != Bucket("a", "k") || Bucket("a", "k") == Bucket("b", "k") && Bucket("a", "k2") == Bucket("b", "k2") {
-		t.Error("Bucket is not a function of service and key")
+	// The bucket depends on the service too, and its values are pinned: a
+	// change of hash would move users between arms in running rollouts.
+	if Bucket("a", "k") == Bucket("b", "k") && Bucket("a", "k2") == Bucket("b", "k2") {
+		t.Error("Bucket does not depend on the service")
+	}
+	if b1, b2 := Bucket("invoice-agent", "user-1"), Bucket("invoice-agent", "user-2"); b1 != 9529 || b2 != 8581 {
+		t.Errorf("Bucket of user-1 and user-2 is %d and %d, want 9529 and 8581 as before", b1, b2)
 	}
 }
 
