@@ -1,11 +1,10 @@
 // Package stats holds the statistical tests behind day2's canary judge: exact and
-// approximate tests for comparing two proportions (Fisher's exact test, the pooled
-// two-proportion z test, the Farrington-Manning score test of a difference with a
-// tolerance and its exact small-sample counterpart), the Mann-Whitney U test and the
-// Hodges-Lehmann shift for continuous values such as cycle times, the exact binomial
-// test against a fixed proportion, a Bayesian beta-binomial comparison, and alpha
-// spending functions with the group-sequential boundaries they imply for repeated
-// looks at accumulating data.
+// approximate tests for comparing two proportions (the pooled two-proportion z
+// test, the Farrington-Manning score test of a difference with a tolerance and its
+// exact small-sample counterpart), the Mann-Whitney U test and the Hodges-Lehmann
+// shift for continuous values such as cycle times, the exact binomial test against
+// a fixed proportion, and alpha spending functions with the group-sequential
+// boundaries they imply for repeated looks at accumulating data.
 //
 // The package is pure and uses only the standard library. Functions never panic on
 // input: counts that cannot be (negative, or more successes than trials) and NaN
@@ -25,8 +24,8 @@
 // SequentialBoundaries with OBrienFlemingSpend for its repeated looks, because
 // O'Brien-Fleming spending lets a broken candidate fail at the first look while
 // keeping nearly full power at the last (Pocock's would hold the last look to
-// about a third of alpha). It does not use FisherExact, which conditions on the
-// total count and so cannot test "worse by more than a tolerance", nor
-// ProbGreater, a posterior probability that promises no false-alarm rate over
-// repeated looks; both are here for reports and ad hoc analysis.
+// about a third of alpha). Fisher's exact test is not here: it conditions on the
+// total count and so cannot test "worse by more than a tolerance"; nor is a
+// Bayesian posterior probability, which promises no false-alarm rate over
+// repeated looks.
 package stats

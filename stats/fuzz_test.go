@@ -28,15 +28,6 @@ func FuzzTwoArms(f *testing.F) {
 			t.Fatalf("TwoProportionZ(%d/%d, %d/%d) = %v %v %v %v, swapped %v %v %v %v", a, n, b, m, z, l, g, two, zs, ls, gs, twos)
 		}
 
-		fl, fg, f2 := stats.FisherExact(a, n-a, b, m-b)
-		sl, sg, s2 := stats.FisherExact(b, m-b, a, n-a)
-		if !inUnit(fl) || !inUnit(fg) || !inUnit(f2) || math.Abs(fl-sg) > 1e-9 || math.Abs(fg-sl) > 1e-9 || math.Abs(f2-s2) > 1e-9 {
-			t.Fatalf("FisherExact(%d/%d, %d/%d) = %v %v %v, swapped %v %v %v", a, n, b, m, fl, fg, f2, sl, sg, s2)
-		}
-		if f2 < math.Min(fl, fg)-1e-12 {
-			t.Fatalf("FisherExact two-sided %v below a one-sided p %v", f2, math.Min(fl, fg))
-		}
-
 		_, rl, rg := stats.RiskDifferenceZ(a, n, b, m, delta)
 		_, rls, rgs := stats.RiskDifferenceZ(b, m, a, n, -delta)
 		if !inUnit(rl) || !inUnit(rg) || math.Abs(rl-rgs) > 1e-9 || math.Abs(rg-rls) > 1e-9 {
@@ -53,13 +44,6 @@ func FuzzTwoArms(f *testing.F) {
 			t.Fatalf("BinomialTest(%d, %d, %v) = %v %v; the two tails share P(X = x) and must cover 1", b, m, 0.5+delta, bl, bg)
 		}
 
-		if n <= 300 && m <= 300 {
-			p := stats.ProbGreater(a, n, b, m, 1, 1)
-			q := stats.ProbGreater(b, m, a, n, 1, 1)
-			if !inUnit(p) || math.Abs(p+q-1) > 1e-8 {
-				t.Fatalf("ProbGreater(%d/%d, %d/%d) = %v, swapped %v: must add to 1", a, n, b, m, p, q)
-			}
-		}
 	})
 }
 
