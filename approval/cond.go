@@ -657,15 +657,13 @@ func truthy(v any) bool {
 // normalize turns the numeric types a request's attributes may hold into float64,
 // so that comparisons see one number type.
 func normalize(v any) any {
+	if f, ok := day2.Number(v); ok {
+		return f
+	}
 	switch x := v.(type) {
-	case float64, string, bool:
+	case string, bool:
 		return x
-	case nil:
-		return missing
-	case int, int64, int32, uint, uint64, uint32, float32, json.Number:
-		if f, ok := day2.Number(x); ok {
-			return f
-		}
+	case nil, json.Number: // a json.Number that is no number
 		return missing
 	case *float64:
 		if x == nil {
