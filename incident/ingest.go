@@ -37,6 +37,7 @@ func (s *Service) Ingest(ctx context.Context, alerts []Alert) error {
 	}
 	var groups []*group
 	byKey := map[string]*group{}
+	onlyOpen := map[string]string{} // by service: the only open incident's group, looked up once
 	for i := range alerts {
 		a := alerts[i]
 		a.Service, a.Environment = strings.TrimSpace(a.Service), strings.TrimSpace(a.Environment)
@@ -52,7 +53,12 @@ func (s *Service) Ingest(ctx context.Context, alerts []Alert) error {
 		a.StartsAt = a.StartsAt.UTC()
 		k := s.groupKey(&a)
 		if a.Environment == "" {
-			if open, ok := s.onlyOpenGroup(ctx, a.Service); ok {
+			open, seen := onlyOpen[a.Service]
+			if !seen {
+				open, _ = s.onlyOpenGroup(ctx, a.Service)
+				onlyOpen[a.Service] = open
+			}
+			if open != "" {
 				k = open
 			}
 		}

@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -146,14 +147,15 @@ func (s *Service) Digest(ctx context.Context, now time.Time) (string, error) {
 // days before, open incidents, and postmortems pending.
 func (s *Service) WeeklyReview(ctx context.Context, now time.Time) (string, error) {
 	now = now.UTC()
-	week, err := s.incidentsOpened(ctx, now.Add(-7*24*time.Hour), now.Add(time.Nanosecond))
+	// One listing for both weeks, split at the week's start (oldest first).
+	both, err := s.incidentsOpened(ctx, now.Add(-14*24*time.Hour), now.Add(time.Nanosecond))
 	if err != nil {
 		return "", err
 	}
-	prev, err := s.incidentsOpened(ctx, now.Add(-14*24*time.Hour), now.Add(-7*24*time.Hour))
-	if err != nil {
-		return "", err
-	}
+	split, _ := slices.BinarySearchFunc(both, now.Add(-7*24*time.Hour), func(inc Incident, t time.Time) int {
+		return inc.OpenedAt.Compare(t)
+	})
+	prev, week := both[:split], both[split:]
 	open, err := s.List(ctx, Filter{State: "open", Limit: 1000})
 	if err != nil {
 		return "", err
