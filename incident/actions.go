@@ -71,18 +71,20 @@ func (s *Service) transition(ctx context.Context, actor, id, reason, state, acti
 		return Incident{}, err
 	}
 	var budget *float64
+	var read *day2.Record
 	if state == StateResolved && s.o.SLOBudget != nil {
-		inc, _, err := s.load(ctx, id)
+		inc, rec, err := s.load(ctx, id)
 		if err != nil {
 			return inc, err
 		}
+		read = &rec
 		if inc.Open() {
 			if f, ok := s.o.SLOBudget(ctx, inc.Service, earliest(inc.DetectedAt, inc.OpenedAt), s.now().UTC()); ok {
 				budget = &f
 			}
 		}
 	}
-	return s.update(ctx, id, func(inc *Incident, now time.Time) (change, error) {
+	return s.updateFrom(ctx, id, read, func(inc *Incident, now time.Time) (change, error) {
 		if err := s.checkMove(inc, state); err != nil {
 			return change{}, err
 		}
@@ -159,12 +161,12 @@ func (s *Service) Mitigate(ctx context.Context, actor, id string, lever LeverReq
 	if err := lever.normalize(); err != nil {
 		return Incident{}, err
 	}
-	inc, _, err := s.load(ctx, id)
+	inc, rec, err := s.load(ctx, id)
 	if err != nil {
 		return inc, err
 	}
 	desc, leverErr := s.pull(ctx, actor, &inc, &lever)
-	stored, err := s.update(ctx, id, func(inc *Incident, now time.Time) (change, error) {
+	stored, err := s.updateFrom(ctx, id, &rec, func(inc *Incident, now time.Time) (change, error) {
 		data := map[string]any{"lever": lever.Lever, "ok": leverErr == nil}
 		switch lever.Lever {
 		case LeverFlag:
@@ -378,12 +380,12 @@ func (s *Service) RefreshTriage(ctx context.Context, actor, id string) (Incident
 	if err := checkActor(actor); err != nil {
 		return Incident{}, err
 	}
-	inc, _, err := s.load(ctx, id)
+	inc, rec, err := s.load(ctx, id)
 	if err != nil {
 		return inc, err
 	}
 	tri := s.triage(ctx, inc.Service, inc.Environment, s.now().UTC())
-	return s.update(ctx, id, func(inc *Incident, now time.Time) (change, error) {
+	return s.updateFrom(ctx, id, &rec, func(inc *Incident, now time.Time) (change, error) {
 		inc.Triage = tri
 		inc.add(Entry{At: now, Actor: actor, Type: EntryTriage, Text: "triage refreshed: " + tri.headline()})
 		return change{}, nil

@@ -474,8 +474,21 @@ func (s *Service) put(ctx context.Context, inc Incident, ch change) (Incident, b
 // incident again and retrying when another writer changed it meanwhile. An
 // error of fn is returned as is.
 func (s *Service) update(ctx context.Context, id string, fn func(inc *Incident, now time.Time) (change, error)) (Incident, error) {
+	return s.updateFrom(ctx, id, nil, fn)
+}
+
+// updateFrom is update starting from rec, the incident's record as the caller
+// just read it (nil: read it now), so that it is not read twice.
+func (s *Service) updateFrom(ctx context.Context, id string, rec *day2.Record, fn func(inc *Incident, now time.Time) (change, error)) (Incident, error) {
 	for attempt := 0; ; attempt++ {
-		inc, _, err := s.load(ctx, id)
+		var inc Incident
+		var err error
+		if rec != nil {
+			inc, err = decode(*rec)
+			rec = nil // a retry reads the record again
+		} else {
+			inc, _, err = s.load(ctx, id)
+		}
 		if err != nil {
 			return inc, err
 		}

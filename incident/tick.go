@@ -36,7 +36,7 @@ func (s *Service) Tick(ctx context.Context) error {
 			break
 		}
 		for _, r := range recs {
-			if _, err := s.update(ctx, r.ID, func(inc *Incident, now time.Time) (change, error) {
+			if _, err := s.updateFrom(ctx, r.ID, &r, func(inc *Incident, now time.Time) (change, error) {
 				return s.dueWork(inc, now), nil
 			}); err != nil {
 				errs = append(errs, err)
