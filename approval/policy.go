@@ -368,14 +368,14 @@ type Decision struct {
 // Policies should have been validated; a condition that does not parse matches
 // nothing.
 func Evaluate(policies []Policy, service, action string, attrs map[string]any) Decision {
-	d, _ := evaluate(policies, service, action, attrs, nil, nil)
+	d, _ := evaluate(policies, service, action, attrs, nil)
 	return d
 }
 
 // evaluate is Evaluate with the request's own risk tier, which can raise the
-// policy's tier but never lower it, and the force-manual switch's current state
-// (nil: the policy's default).
-func evaluate(policies []Policy, service, action string, attrs map[string]any, requested *int, forceManual *bool) (Decision, *Policy) {
+// policy's tier but never lower it. Force manual is the policy's default; Create
+// applies the switch's current state.
+func evaluate(policies []Policy, service, action string, attrs map[string]any, requested *int) (Decision, *Policy) {
 	var p *Policy
 	for i := range policies {
 		if policies[i].Service == service {
@@ -418,9 +418,7 @@ func evaluate(policies []Policy, service, action string, attrs map[string]any, r
 		d.Reason += fmt.Sprintf("; the request asked for Tier %d, but a request can raise its tier, never lower it", *requested)
 	}
 	d.Approvers = p.approvers(d.Tier)
-	if forceManual != nil {
-		d.ForceManual = *forceManual
-	} else if p != nil {
+	if p != nil {
 		d.ForceManual = p.ForceManual
 	}
 	d.Auto, d.AutoReason = autoApprove(p, d.Tier, attrs, d.ForceManual, service)

@@ -133,24 +133,28 @@ func TestEvaluate(t *testing.T) {
 func TestEvaluateRequestedTier(t *testing.T) {
 	p := loadPolicy(t, invoicesYAML)
 	two, zero := 2, 0
-	d, _ := evaluate([]Policy{p}, "invoice-agent", "pay_invoice", map[string]any{"amount": 10.0}, &two, nil)
+	d, _ := evaluate([]Policy{p}, "invoice-agent", "pay_invoice", map[string]any{"amount": 10.0}, &two)
 	if d.Tier != 2 || !strings.Contains(d.Reason, "asked for Tier 2") {
 		t.Errorf("a request asking for Tier 2 got Tier %d (%s)", d.Tier, d.Reason)
 	}
-	d, _ = evaluate([]Policy{p}, "invoice-agent", "pay_invoice", map[string]any{"amount": 900.0}, &zero, nil)
+	d, _ = evaluate([]Policy{p}, "invoice-agent", "pay_invoice", map[string]any{"amount": 900.0}, &zero)
 	if d.Tier != 2 || d.Auto || !strings.Contains(d.Reason, "never lower it") {
 		t.Errorf("a request asking for Tier 0 lowered the policy's Tier 2 to %d (auto %v, %s)", d.Tier, d.Auto, d.Reason)
 	}
-	d, _ = evaluate(nil, "unknown", "anything", nil, &zero, nil)
+	d, _ = evaluate(nil, "unknown", "anything", nil, &zero)
 	if d.Tier != 1 || d.Auto {
 		t.Errorf("a request asking for Tier 0 without a policy got Tier %d auto %v, want the default Tier 1 waiting", d.Tier, d.Auto)
 	}
-	off := false
 	forced := p
 	forced.ForceManual = true
-	d, _ = evaluate([]Policy{forced}, "invoice-agent", "pay_invoice", map[string]any{"amount": 10.0, "in_policy": true, "confidence": 1.0}, nil, &off)
-	if !d.Auto || d.ForceManual {
-		t.Errorf("the switch turned off did not override the policy's force_manual: auto %v (%s)", d.Auto, d.AutoReason)
+	attrs := map[string]any{"amount": 10.0, "in_policy": true, "confidence": 1.0}
+	d, pol := evaluate([]Policy{forced}, "invoice-agent", "pay_invoice", attrs, nil)
+	if d.Auto || !d.ForceManual {
+		t.Errorf("the policy's force_manual did not hold a confident Tier 1 request: auto %v (%s)", d.Auto, d.AutoReason)
+	}
+	// Create re-decides with the switch's state; turned off, it overrides the policy.
+	if auto, reason := autoApprove(pol, d.Tier, attrs, false, "invoice-agent"); !auto {
+		t.Errorf("the switch turned off did not override the policy's force_manual: %s", reason)
 	}
 }
 

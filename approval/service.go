@@ -156,7 +156,7 @@ func (s *Service) Create(ctx context.Context, id auth.Identity, in CreateInput) 
 	now := s.now().UTC()
 	attrs := in.attrs()
 	pols := s.Policies()
-	d, p := evaluate(pols, in.Service, in.Action, attrs, in.RiskTier, nil)
+	d, p := evaluate(pols, in.Service, in.Action, attrs, in.RiskTier)
 	if d.Tier == Tier1 && (d.Auto || d.ForceManual) {
 		// Only here can the switch change the outcome; Tier 0 stays one write.
 		on, err := s.ForceManual(ctx, in.Service)
@@ -164,7 +164,8 @@ func (s *Service) Create(ctx context.Context, id auth.Identity, in CreateInput) 
 			return Request{}, false, err
 		}
 		if on != d.ForceManual {
-			d, p = evaluate(pols, in.Service, in.Action, attrs, in.RiskTier, &on)
+			d.ForceManual = on // the tier stands; only the auto-approval changes
+			d.Auto, d.AutoReason = autoApprove(p, d.Tier, attrs, on, in.Service)
 		}
 	}
 	r := Request{
