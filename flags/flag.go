@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -368,19 +367,6 @@ func ParseFlagSet(data []byte) (map[string]Flag, error) {
 		return nil, day2.Errorf(day2.EInvalid, "%s", strings.Join(problems, "\n"))
 	}
 	return out, nil
-}
-
-// LoadFile reads and parses the flag set file at path; see ParseFlagSet.
-func LoadFile(path string) (map[string]Flag, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, day2.Errorf(day2.EInvalid, "read flag file: %v", err)
-	}
-	fs, err := ParseFlagSet(data)
-	if err != nil {
-		return nil, day2.Errorf(day2.EInvalid, "%s: %s", path, day2.ErrorMessage(err))
-	}
-	return fs, nil
 }
 
 // decodeFlag decodes one flag of a set, rejecting unknown fields and

@@ -2,8 +2,6 @@ package flags
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -169,16 +167,3 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	}
 }
 
-func TestLoadFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "flags.yaml")
-	if err := os.WriteFile(path, []byte("flags:\n  a: {state: BAD, variants: {on: true}, defaultVariant: on}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := LoadFile(path)
-	if err == nil || !strings.Contains(err.Error(), path+": flag \"a\": unknown state") {
-		t.Errorf("LoadFile error = %v; want the path and the problem", err)
-	}
-	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing.json")); err == nil {
-		t.Error("no error for a missing file")
-	}
-}

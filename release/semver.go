@@ -10,8 +10,7 @@ import (
 // semver is a parsed semantic version (https://semver.org, 2.0.0).
 type semver struct {
 	major, minor, patch uint64
-	pre                 []string // dot-separated pre-release identifiers
-	build               string
+	pre                 []string // dot-separated pre-release identifiers; build metadata is checked, not kept (it does not order)
 }
 
 // parseSemver parses MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] strictly: no "v"
@@ -32,9 +31,9 @@ func parseSemver(s string) (semver, error) {
 	}
 	rest := s
 	if i := strings.IndexByte(rest, '+'); i >= 0 {
-		v.build = rest[i+1:]
+		build := rest[i+1:]
 		rest = rest[:i]
-		if !validIdents(v.build, false) {
+		if !validIdents(build, false) {
 			return bad("the build metadata after + must be dot-separated [0-9A-Za-z-] identifiers")
 		}
 	}
@@ -177,11 +176,4 @@ func CompareVersions(a, b string) int {
 		return -1
 	}
 	return strings.Compare(a, b)
-}
-
-// ValidateVersion returns an EInvalid error saying how to write a semantic
-// version if v is not one.
-func ValidateVersion(v string) error {
-	_, err := parseSemver(v)
-	return err
 }

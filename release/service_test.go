@@ -451,7 +451,7 @@ func TestConcurrentActAndTickLeaveOneState(t *testing.T) {
 func TestVersions(t *testing.T) {
 	e := newEnv(t)
 	doc := "model: gpt-4o\ntemperature: 0.2\nprompt: |\n  Approve invoices.\n  Escalate above 10k.\ntools: [erp.lookup]\n"
-	v, err := e.svc.RegisterVersion(bg, "alice", "invoice-agent", "2.3.1", []byte(doc))
+	v, _, err := e.svc.RegisterVersionWithReason(bg, "alice", "invoice-agent", "2.3.1", "", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,15 +464,15 @@ func TestVersions(t *testing.T) {
 	if err != nil || created || again.CreatedBy != "alice" || again.Hash != v.Hash {
 		t.Fatalf("re-register: %+v created=%v %v", again, created, err)
 	}
-	_, err = e.svc.RegisterVersion(bg, "bob", "invoice-agent", "2.3.1", []byte("model: gpt-4o-mini\n"))
+	_, _, err = e.svc.RegisterVersionWithReason(bg, "bob", "invoice-agent", "2.3.1", "", []byte("model: gpt-4o-mini\n"))
 	if day2.ErrorCode(err) != day2.EConflict || !strings.Contains(err.Error(), "versions are immutable; register 2.3.2") {
 		t.Fatalf("changed content: %v", err)
 	}
-	if _, err := e.svc.RegisterVersion(bg, "bob", "invoice-agent", "2.4", []byte(doc)); day2.ErrorCode(err) != day2.EInvalid {
+	if _, _, err := e.svc.RegisterVersionWithReason(bg, "bob", "invoice-agent", "2.4", "", []byte(doc)); day2.ErrorCode(err) != day2.EInvalid {
 		t.Fatalf("bad semver: %v", err)
 	}
 	for _, ver := range []string{"2.10.0", "2.4.0-rc.1", "2.4.0"} {
-		if _, err := e.svc.RegisterVersion(bg, "bob", "invoice-agent", ver, []byte(strings.Replace(doc, "10k", "5k", 1))); err != nil {
+		if _, _, err := e.svc.RegisterVersionWithReason(bg, "bob", "invoice-agent", ver, "", []byte(strings.Replace(doc, "10k", "5k", 1))); err != nil {
 			t.Fatal(err)
 		}
 	}

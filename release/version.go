@@ -159,13 +159,6 @@ func (b *Bundle) Hash() string {
 
 func versionID(service, version string) string { return service + "@" + version }
 
-// RegisterVersion registers version of service with the bundle document (YAML
-// or JSON); see RegisterVersionWithReason.
-func (s *Service) RegisterVersion(ctx context.Context, actor, service, version string, bundle []byte) (Version, error) {
-	v, _, err := s.RegisterVersionWithReason(ctx, actor, service, version, "", bundle)
-	return v, err
-}
-
 // RegisterVersionWithReason registers version of service with the bundle
 // document (YAML or JSON) and says whether it was created. Registering the same
 // content again is idempotent and returns the stored version (created false);

@@ -31,15 +31,15 @@ func TestSemverValidation(t *testing.T) {
 		{"", false, "empty"},
 		{"99999999999999999999.0.0", false, "too large"},
 	} {
-		err := ValidateVersion(tc.in)
+		_, err := parseSemver(tc.in)
 		if tc.ok {
 			if err != nil {
-				t.Errorf("ValidateVersion(%q) = %v, want nil", tc.in, err)
+				t.Errorf("parseSemver(%q) = %v, want nil", tc.in, err)
 			}
 			continue
 		}
 		if day2.ErrorCode(err) != day2.EInvalid || !strings.Contains(err.Error(), tc.hint) || !strings.Contains(err.Error(), "MAJOR.MINOR.PATCH") {
-			t.Errorf("ValidateVersion(%q) = %v, want EInvalid mentioning %q and how to write one", tc.in, err, tc.hint)
+			t.Errorf("parseSemver(%q) = %v, want EInvalid mentioning %q and how to write one", tc.in, err, tc.hint)
 		}
 	}
 }
