@@ -233,55 +233,82 @@ func judgeRate(m rateMetric, lk lookInfo, tasksB, tasksC int64) MetricVerdict {
 	v.Test, v.PValue = test, pWorse
 
 	// The absolute limit, as a bad rate: H0 the candidate's bad rate is at most it.
-	var limitWorse, limitWithin bool
-	var limitReason string
-	var pLimitWorse float64
+	var lim limitCheck
 	if m.limit != nil {
 		badLimit, word, side := *m.limit, "maximum", "above"
 		if m.higherIsBetter {
 			badLimit, word, side = 1-*m.limit, "minimum", "below"
 		}
 		pBelow, pAbove := stats.BinomialTest(m.badC, m.nC, badLimit)
-		pLimitWorse = pAbove
-		limitWorse, limitWithin = pAbove <= lk.level, pBelow <= lk.level
+		lim = newLimitCheck(lk, pBelow, pAbove)
 		switch {
-		case limitWorse:
-			limitReason = fmt.Sprintf("%s %s is %s the %s %s, p=%s ≤ %s (binomial test)",
+		case lim.worse:
+			lim.reason = fmt.Sprintf("%s %s is %s the %s %s, p=%s ≤ %s (binomial test)",
 				m.label, percent(shownC), side, word, percent(*m.limit), pval(pAbove), pval(lk.level))
-		case limitWithin:
-			limitReason = fmt.Sprintf("within the %s %s (p=%s)", word, percent(*m.limit), pval(pBelow))
+		case lim.within:
+			lim.reason = fmt.Sprintf("within the %s %s (p=%s)", word, percent(*m.limit), pval(pBelow))
 		default:
-			limitReason = fmt.Sprintf("not yet shown within the %s %s (p=%s)", word, percent(*m.limit), pval(pBelow))
+			lim.reason = fmt.Sprintf("not yet shown within the %s %s (p=%s)", word, percent(*m.limit), pval(pBelow))
 		}
 	}
-	withLimit := func(s string) string {
-		if limitReason == "" {
-			return s
-		}
-		return s + "; " + limitReason
-	}
-
-	worse, notWorse := pWorse <= lk.level, pNotWorse <= lk.level
-	switch {
-	case worse:
-		v.Verdict = VerdictFail
-		v.Reason = withLimit(fmt.Sprintf("%s: worse than the baseline beyond the tolerance, p=%s ≤ %s", head, pval(pWorse), pval(lk.level)))
-	case limitWorse:
-		v.Verdict, v.Test, v.PValue = VerdictFail, TestBinomial, pLimitWorse
-		v.Reason = limitReason + "; vs the baseline: " + head
-	case notWorse && (m.limit == nil || limitWithin || lk.final):
-		v.Verdict, v.PValue = VerdictPass, pNotWorse
-		v.Reason = withLimit(fmt.Sprintf("%s: a regression beyond the tolerance is ruled out, p=%s ≤ %s", head, pval(pNotWorse), pval(lk.level)))
-	case lk.final:
-		v.Verdict = VerdictPass
+	decide(&v, lk, head, pNotWorse, pWorse, lim, "worse", "regression", func() string {
 		_, upper := stats.RiskDifferenceInterval(m.badB, m.nB, m.badC, m.nC, 1-2*lk.alpha)
-		v.Reason = withLimit(fmt.Sprintf("%s: no significant regression by the final look (p=%s > %s); regressions above %.1f points are ruled out at %s%% confidence",
-			head, pval(pWorse), pval(lk.level), 100*math.Max(0, upper), trim(100*(1-lk.alpha))))
-	default:
-		v.Reason = withLimit(fmt.Sprintf("%s: no significant regression yet (p=%s > %s at look %d of %d)",
-			head, pval(pWorse), pval(lk.level), lk.n, lk.planned))
-	}
+		return fmt.Sprintf("; regressions above %.1f points are ruled out at %s%% confidence",
+			100*math.Max(0, upper), trim(100*(1-lk.alpha)))
+	})
 	return v
+}
+
+// limitCheck is the exact binomial test of a metric against its absolute
+// limit: worse when the candidate is shown beyond it, within when shown
+// inside it, with the reason to report (empty when no limit is set).
+type limitCheck struct {
+	set, worse, within bool
+	pWorse             float64
+	reason             string
+}
+
+func newLimitCheck(lk lookInfo, pWithin, pWorse float64) limitCheck {
+	return limitCheck{set: true, worse: pWorse <= lk.level, within: pWithin <= lk.level, pWorse: pWorse}
+}
+
+// with appends the limit's reason, if any, to s.
+func (l limitCheck) with(s string) string {
+	if l.reason == "" {
+		return s
+	}
+	return s + "; " + l.reason
+}
+
+// decide gives v its verdict by one rule for every metric, from the test
+// against the baseline within the tolerance (pNotWorse, pWorse) and the limit
+// check: fail when the candidate is shown worse than either, pass when it is
+// shown not worse (and within the limit, or at the final look), and otherwise
+// wait, or pass at the final look. worse and change name the metric's bad
+// direction ("worse" and "regression" for rates); finalNote adds to the reason
+// of a pass at the final look without evidence.
+func decide(v *MetricVerdict, lk lookInfo, head string, pNotWorse, pWorse float64, lim limitCheck, worse, change string, finalNote func() string) {
+	switch {
+	case pWorse <= lk.level:
+		v.Verdict = VerdictFail
+		v.Reason = lim.with(fmt.Sprintf("%s: %s than the baseline beyond the tolerance, p=%s ≤ %s", head, worse, pval(pWorse), pval(lk.level)))
+	case lim.worse:
+		v.Verdict, v.Test, v.PValue = VerdictFail, TestBinomial, lim.pWorse
+		v.Reason = lim.reason + "; vs the baseline: " + head
+	case pNotWorse <= lk.level && (!lim.set || lim.within || lk.final):
+		v.Verdict, v.PValue = VerdictPass, pNotWorse
+		v.Reason = lim.with(fmt.Sprintf("%s: a %s beyond the tolerance is ruled out, p=%s ≤ %s", head, change, pval(pNotWorse), pval(lk.level)))
+	case lk.final:
+		note := ""
+		if finalNote != nil {
+			note = finalNote()
+		}
+		v.Verdict = VerdictPass
+		v.Reason = lim.with(fmt.Sprintf("%s: no significant %s by the final look (p=%s > %s)%s", head, change, pval(pWorse), pval(lk.level), note))
+	default:
+		v.Reason = lim.with(fmt.Sprintf("%s: no significant %s yet (p=%s > %s at look %d of %d)",
+			head, change, pval(pWorse), pval(lk.level), lk.n, lk.planned))
+	}
 }
 
 // enoughTasks applies MinSamples, which counts tasks with an outcome per arm.
@@ -332,52 +359,25 @@ func judgeCycleTime(t Thresholds, lk lookInfo, b, c Sample) MetricVerdict {
 	head := fmt.Sprintf("cycle time median %s vs %s (typically %s, tolerance +%s%%)",
 		millis(v.Candidate), millis(v.Baseline), slowdown(x, y), trim(100*tol))
 
-	var limitWorse, limitWithin bool
-	var limitReason string
-	var pLimitWorse float64
+	var lim limitCheck
 	if t.MaxCycleTimeP95MS != nil {
 		limit := *t.MaxCycleTimeP95MS
 		above := int64(len(y) - sortSearchAbove(y, limit))
 		// p95 <= limit means at most 5% of cycle times exceed the limit.
 		pBelow, pAbove := stats.BinomialTest(above, int64(len(y)), 0.05)
-		pLimitWorse = pAbove
-		limitWorse, limitWithin = pAbove <= lk.level, pBelow <= lk.level
+		lim = newLimitCheck(lk, pBelow, pAbove)
 		share := percent(float64(above) / float64(len(y)))
 		switch {
-		case limitWorse:
-			limitReason = fmt.Sprintf("p95 cycle time %s is above the limit %s (%s of tasks exceed it), p=%s ≤ %s (binomial test)",
+		case lim.worse:
+			lim.reason = fmt.Sprintf("p95 cycle time %s is above the limit %s (%s of tasks exceed it), p=%s ≤ %s (binomial test)",
 				millis(quantile(y, 0.95)), millis(limit), share, pval(pAbove), pval(lk.level))
-		case limitWithin:
-			limitReason = fmt.Sprintf("p95 cycle time within the limit %s (p=%s)", millis(limit), pval(pBelow))
+		case lim.within:
+			lim.reason = fmt.Sprintf("p95 cycle time within the limit %s (p=%s)", millis(limit), pval(pBelow))
 		default:
-			limitReason = fmt.Sprintf("p95 cycle time %s not yet shown within the limit %s (p=%s)", millis(quantile(y, 0.95)), millis(limit), pval(pBelow))
+			lim.reason = fmt.Sprintf("p95 cycle time %s not yet shown within the limit %s (p=%s)", millis(quantile(y, 0.95)), millis(limit), pval(pBelow))
 		}
 	}
-	withLimit := func(s string) string {
-		if limitReason == "" {
-			return s
-		}
-		return s + "; " + limitReason
-	}
-
-	worse, notWorse := pWorse <= lk.level, pNotWorse <= lk.level
-	switch {
-	case worse:
-		v.Verdict = VerdictFail
-		v.Reason = withLimit(fmt.Sprintf("%s: slower than the baseline beyond the tolerance, p=%s ≤ %s", head, pval(pWorse), pval(lk.level)))
-	case limitWorse:
-		v.Verdict, v.Test, v.PValue = VerdictFail, TestBinomial, pLimitWorse
-		v.Reason = limitReason + "; vs the baseline: " + head
-	case notWorse && (t.MaxCycleTimeP95MS == nil || limitWithin || lk.final):
-		v.Verdict, v.PValue = VerdictPass, pNotWorse
-		v.Reason = withLimit(fmt.Sprintf("%s: a slowdown beyond the tolerance is ruled out, p=%s ≤ %s", head, pval(pNotWorse), pval(lk.level)))
-	case lk.final:
-		v.Verdict = VerdictPass
-		v.Reason = withLimit(fmt.Sprintf("%s: no significant slowdown by the final look (p=%s > %s)", head, pval(pWorse), pval(lk.level)))
-	default:
-		v.Reason = withLimit(fmt.Sprintf("%s: no significant slowdown yet (p=%s > %s at look %d of %d)",
-			head, pval(pWorse), pval(lk.level), lk.n, lk.planned))
-	}
+	decide(&v, lk, head, pNotWorse, pWorse, lim, "slower", "slowdown", nil)
 	return v
 }
 
