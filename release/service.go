@@ -222,17 +222,9 @@ func (s *Service) Act(ctx context.Context, actor, id, action, reason string) (Ro
 	default:
 		return Rollout{}, day2.Errorf(day2.EInvalid, "action %q is unknown; use pause, resume, promote or rollback", action)
 	}
-	r, ev, err := s.update(ctx, id, actor, "rollout."+action, reason, func(r *Rollout, now time.Time) (*Event, error) {
-		if err := r.act(action, actor, reason, now); err != nil {
-			return nil, err
-		}
-		return endEvent(r, actor, reason, nil), nil
+	return s.personChange(ctx, actor, id, "rollout."+action, reason, func(r *Rollout, now time.Time) error {
+		return r.act(action, actor, reason, now)
 	})
-	if err != nil {
-		return Rollout{}, err
-	}
-	s.emit(ctx, ev)
-	return r, nil
 }
 
 // SetCandidateWeight is the incident lever on a rollout's traffic: weight 0
@@ -243,8 +235,16 @@ func (s *Service) SetCandidateWeight(ctx context.Context, actor, id string, weig
 	if weight < 0 || weight > 100 {
 		return Rollout{}, day2.Errorf(day2.EInvalid, "weight %d is out of range; give the candidate's percentage, 0 (roll back) to 100 (promote)", weight)
 	}
-	r, ev, err := s.update(ctx, id, actor, "rollout.weight", reason, func(r *Rollout, now time.Time) (*Event, error) {
-		if err := r.setWeight(weight, actor, reason, now); err != nil {
+	return s.personChange(ctx, actor, id, "rollout.weight", reason, func(r *Rollout, now time.Time) error {
+		return r.setWeight(weight, actor, reason, now)
+	})
+}
+
+// personChange applies a person's change to rollout id, audited as action, and
+// announces the rollout's end if the change ended it.
+func (s *Service) personChange(ctx context.Context, actor, id, action, reason string, apply func(r *Rollout, now time.Time) error) (Rollout, error) {
+	r, ev, err := s.update(ctx, id, actor, action, reason, func(r *Rollout, now time.Time) (*Event, error) {
+		if err := apply(r, now); err != nil {
 			return nil, err
 		}
 		return endEvent(r, actor, reason, nil), nil
