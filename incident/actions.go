@@ -138,7 +138,7 @@ func (s *Service) setState(inc *Incident, state string, now time.Time) {
 		inc.MitigatedAt = now
 	case StateResolved:
 		inc.ResolvedAt = now
-		inc.UpdatePending, inc.PendingChanges, inc.PendingCount = false, nil, 0
+		inc.clearPending()
 	}
 }
 

@@ -384,6 +384,12 @@ func decode(r day2.Record) (Incident, error) {
 	return inc, nil
 }
 
+// clearPending forgets the alert changes waiting to be announced, once they
+// were (or an announcement of the incident's state made them moot).
+func (inc *Incident) clearPending() {
+	inc.UpdatePending, inc.PendingChanges, inc.PendingCount = false, nil, 0
+}
+
 // load reads incident id.
 func (s *Service) load(ctx context.Context, id string) (Incident, day2.Record, error) {
 	r, err := s.o.Records.GetRecord(ctx, KindIncident, id)
@@ -440,8 +446,9 @@ type change struct {
 }
 
 // put stores inc (created when its Rev is 0) with the outbox records of ch's
-// messages and its audit entries in one write, and returns it as stored.
-func (s *Service) put(ctx context.Context, inc Incident, ch change) (Incident, bool, error) {
+// messages and its audit entries in one write, returns it as stored, and kicks
+// the outbox when messages were queued.
+func (s *Service) put(ctx context.Context, inc Incident, ch change) (Incident, error) {
 	var outbox []day2.Record
 	if s.o.Notify != nil {
 		for _, m := range ch.msgs {
@@ -455,7 +462,7 @@ func (s *Service) put(ctx context.Context, inc Incident, ch change) (Incident, b
 	}
 	body, err := json.Marshal(inc)
 	if err != nil {
-		return inc, false, fmt.Errorf("encode incident %s: %w", inc.ID, err)
+		return inc, fmt.Errorf("encode incident %s: %w", inc.ID, err)
 	}
 	rec := day2.Record{Kind: KindIncident, ID: inc.ID, Service: inc.Service, State: inc.State,
 		Due: s.due(&inc), Body: body, Rev: inc.Rev}
@@ -464,10 +471,13 @@ func (s *Service) put(ctx context.Context, inc Incident, ch change) (Incident, b
 	}
 	stored, _, err := s.o.Records.PutRecords(ctx, append([]day2.Record{rec}, outbox...), ch.audit)
 	if err != nil {
-		return inc, false, err
+		return inc, err
 	}
 	inc.Rev = stored[0].Rev
-	return inc, len(outbox) > 0, nil
+	if len(outbox) > 0 && s.o.Kick != nil {
+		s.o.Kick()
+	}
+	return inc, nil
 }
 
 // update applies fn to incident id and stores the result, reading the
@@ -497,11 +507,8 @@ func (s *Service) updateFrom(ctx context.Context, id string, rec *day2.Record, f
 		if err != nil {
 			return inc, err
 		}
-		stored, kick, err := s.put(ctx, inc, ch)
+		stored, err := s.put(ctx, inc, ch)
 		if err == nil {
-			if kick && s.o.Kick != nil {
-				s.o.Kick()
-			}
 			return stored, nil
 		}
 		if day2.ErrorCode(err) != day2.EConflict || attempt+1 >= maxAttempts {

@@ -118,11 +118,8 @@ func (s *Service) ingestGroup(ctx context.Context, key string, alerts []Alert, n
 		default:
 			return err
 		}
-		_, kick, err := s.put(ctx, inc, ch)
+		_, err = s.put(ctx, inc, ch)
 		if err == nil {
-			if kick && s.o.Kick != nil {
-				s.o.Kick()
-			}
 			return nil
 		}
 		if day2.ErrorCode(err) != day2.EConflict || attempt+1 >= maxAttempts {
@@ -153,7 +150,6 @@ func (s *Service) open(ctx context.Context, key string, alerts []Alert, first in
 	if tri != nil {
 		inc.add(Entry{At: now, Actor: SystemActor, Type: EntryTriage, Text: tri.headline()})
 	}
-	inc.UpdatePending, inc.PendingChanges, inc.PendingCount = false, nil, 0
 	summary := inc.Title
 	if n := len(inc.Alerts); n > 1 {
 		summary += fmt.Sprintf(" (%d alerts)", n)
@@ -263,7 +259,7 @@ func (s *Service) maybeFlush(inc *Incident, now time.Time) []notify.Message {
 	}
 	inc.UpdatesSent++
 	m := s.message(inc, notify.EventIncidentUpdated, now, summary)
-	inc.UpdatePending, inc.PendingChanges, inc.PendingCount = false, nil, 0
+	inc.clearPending()
 	inc.LastUpdateSentAt = now
 	return []notify.Message{m}
 }
