@@ -166,4 +166,3 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		}
 	}
 }
-
