@@ -14,12 +14,15 @@ import (
 
 // Writes of records are group-committed: PutRecords queues its write and waits
 // while one goroutine, the committer, commits everything queued as one batch:
-// one transaction (and one fsync) for all; a write that fails does not undo
-// the others (see commitRecords). Many small concurrent writes
-// (approval requests, flag changes) then cost one disk flush per batch rather
-// than one each. The committer starts the next batch as soon as one is
-// committed, so under constant load no caller waits for more than the batch in
-// progress and its own, and the writer does not wait for a woken caller.
+// one transaction for all; a write that fails does not undo the others (see
+// commitRecords). The callers of a batch then wait for the WAL sync that makes
+// it durable (durable.go) while the committer already runs the next batch, so
+// the SQL of one batch overlaps the disk flush of the one before. The committer
+// stays at most one batch ahead of the disk: before it takes the next batch it
+// waits for the sync of the one before the batch it just committed. Writes that
+// arrive meanwhile queue up, so under load a batch holds many writes, and many
+// small concurrent writes (approval requests, flag changes) cost one
+// transaction and one disk flush per batch rather than one each.
 
 var _ day2.RecordStore = (*Store)(nil)
 
@@ -33,6 +36,7 @@ type recordWrite struct {
 	recs    []day2.Record
 	audit   []day2.AuditEntry
 	err     error
+	seq     uint64        // the commit, to wait for (see durable.go)
 	done    chan struct{} // closed when the write is committed or failed
 }
 
@@ -61,6 +65,9 @@ func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2
 	if w.err != nil {
 		return nil, nil, w.err
 	}
+	if err := s.dur.wait(w.seq); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put records: %w", err)
+	}
 	return w.recs, w.audit, nil
 }
 
@@ -69,6 +76,7 @@ func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2
 // is queued and returns.
 func (s *Store) recordCommitter() {
 	defer close(s.recDone)
+	var prev uint64
 	for {
 		stopping := false
 		select {
@@ -84,10 +92,12 @@ func (s *Store) recordCommitter() {
 			if len(batch) == 0 {
 				break
 			}
-			s.commitRecords(batch)
+			seq := s.commitRecords(batch)
 			for _, w := range batch {
 				close(w.done)
 			}
+			_ = s.dur.wait(prev) // a failure is the callers' to report
+			prev = seq
 		}
 		if stopping {
 			return
@@ -136,7 +146,8 @@ type recordTx struct {
 // which would cost a statement journal copy of every page it touches; when a
 // write fails, the transaction is rolled back and run again without it. The
 // outcome is that of the writes applied one by one, the failing ones skipped.
-func (s *Store) commitRecords(batch []*recordWrite) {
+// It returns the commit to wait for, 0 if none.
+func (s *Store) commitRecords(batch []*recordWrite) uint64 {
 	now := time.Now()
 	todo := make([]*recordWrite, 0, len(batch))
 	for _, w := range batch {
@@ -146,7 +157,7 @@ func (s *Store) commitRecords(batch []*recordWrite) {
 	}
 	for len(todo) > 0 {
 		var failed *recordWrite
-		err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
+		seq, err := s.writeTx(context.Background(), "put records", func(tx *sql.Tx) error {
 			rt := &recordTx{tx: tx, rev: tx.Stmt(s.recStmts.rev), holder: tx.Stmt(s.recStmts.holder),
 				insert: tx.Stmt(s.recStmts.insert), update: tx.Stmt(s.recStmts.update),
 				lastAudit: tx.Stmt(s.recStmts.lastAudit), insertAudit: tx.Stmt(s.recStmts.insertAudit)}
@@ -166,13 +177,11 @@ func (s *Store) commitRecords(batch []*recordWrite) {
 			return nil
 		})
 		if failed == nil {
-			if err != nil {
-				// Nothing of the batch was committed.
-				for _, w := range todo {
-					w.err = err
-				}
+			for _, w := range todo {
+				// On an error nothing of the batch was committed.
+				w.seq, w.err = seq, err
 			}
-			return
+			return seq
 		}
 		rest := todo[:0]
 		for _, w := range todo {
@@ -182,6 +191,7 @@ func (s *Store) commitRecords(batch []*recordWrite) {
 		}
 		todo = rest
 	}
+	return 0
 }
 
 // ownFailure tells a write's own failure (its revision or key conflicts, its
@@ -215,14 +225,12 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 				return statestore.RecordChanged(r.Kind, r.ID, r.Rev, stored)
 			}
 		}
-		if r.Key != "" {
-			var holder string
-			err := rt.holder.QueryRow(r.Kind, r.Key).Scan(&holder)
-			if err == nil && holder != r.ID {
-				return statestore.RecordKeyTaken(r.Kind, r.Key, holder)
-			}
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("look up %s key: %w", r.Kind, err)
+		// A new record's key is checked by its insert (a conflict inserts
+		// nothing, and then the reason is looked up): one statement less for
+		// the common write, a new approval request with its idempotency key.
+		if r.Key != "" && r.Rev != 0 {
+			if err := rt.keyFree(r); err != nil {
+				return err
 			}
 		}
 		due := dueNanos(r.Due)
@@ -232,6 +240,11 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 				return fmt.Errorf("insert %s %s: %w", r.Kind, r.ID, err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
+				if r.Key != "" {
+					if err := rt.keyFree(r); err != nil {
+						return err
+					}
+				}
 				return statestore.RecordExists(r.Kind, r.ID)
 			}
 			r.Rev, r.CreatedAt = 1, statestore.Time(ts)
@@ -254,6 +267,21 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 			return fmt.Errorf("insert audit entry %d: %w", e.ID, err)
 		}
 		rt.auditID, rt.auditHash = e.ID, e.Hash
+	}
+	return nil
+}
+
+// keyFree returns a conflict if another record of r's kind holds r's key.
+func (rt *recordTx) keyFree(r *day2.Record) error {
+	var holder string
+	err := rt.holder.QueryRow(r.Kind, r.Key).Scan(&holder)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("look up %s key: %w", r.Kind, err)
+	case holder != r.ID:
+		return statestore.RecordKeyTaken(r.Kind, r.Key, holder)
 	}
 	return nil
 }
@@ -285,7 +313,8 @@ func scanRecord(row interface{ Scan(...any) error }) (day2.Record, error) {
 }
 
 // GetRecord returns one record; see day2.RecordStore.
-func (s *Store) GetRecord(ctx context.Context, kind, id string) (day2.Record, error) {
+func (s *Store) GetRecord(ctx context.Context, kind, id string) (_ day2.Record, err error) {
+	defer s.shown(&err)
 	r, err := scanRecord(s.reads.getRecord.QueryRowContext(ctx, kind, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, statestore.RecordMissing(kind, id)
@@ -297,7 +326,8 @@ func (s *Store) GetRecord(ctx context.Context, kind, id string) (day2.Record, er
 }
 
 // FindRecord returns the record of kind holding key; see day2.RecordStore.
-func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, error) {
+func (s *Store) FindRecord(ctx context.Context, kind, key string) (_ day2.Record, err error) {
+	defer s.shown(&err)
 	if key == "" {
 		return day2.Record{}, day2.Errorf(day2.EInvalid, "finding a %s needs a key", kind)
 	}
@@ -312,8 +342,9 @@ func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, 
 }
 
 // ListRecords returns the records matching f; see day2.RecordStore.
-func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) ([]day2.Record, error) {
-	f, err := statestore.RecordFilter(f)
+func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) (_ []day2.Record, err error) {
+	defer s.shown(&err)
+	f, err = statestore.RecordFilter(f)
 	if err != nil {
 		return nil, err
 	}
