@@ -18,18 +18,3 @@ func (s *Store) RecentIDs() int {
 
 // Checkpoint runs a checkpoint now, for tests.
 func (s *Store) Checkpoint() error { return s.checkpoint() }
-
-// WrapWALSync replaces the store's WAL sync with wrap(the real sync), for tests.
-func (s *Store) WrapWALSync(wrap func(sync func() error) error) {
-	s.dur.mu.Lock()
-	defer s.dur.mu.Unlock()
-	real := s.dur.syncFile
-	s.dur.sync = func() error { return wrap(real) }
-}
-
-// WALSyncs returns how many WAL syncs the store ran.
-func (s *Store) WALSyncs() uint64 {
-	s.dur.mu.Lock()
-	defer s.dur.mu.Unlock()
-	return s.dur.syncs
-}

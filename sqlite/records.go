@@ -14,15 +14,12 @@ import (
 
 // Writes of records are group-committed: PutRecords queues its write and waits
 // while one goroutine, the committer, commits everything queued as one batch:
-// one transaction for all; a write that fails does not undo the others (see
-// commitRecords). The callers of a batch then wait for the WAL sync that makes
-// it durable (durable.go) while the committer already runs the next batch, so
-// the SQL of one batch overlaps the disk flush of the one before. The committer
-// stays at most one batch ahead of the disk: before it takes the next batch it
-// waits for the sync of the one before the batch it just committed. Writes that
-// arrive meanwhile queue up, so under load a batch holds many writes, and many
-// small concurrent writes (approval requests, flag changes) cost one
-// transaction and one disk flush per batch rather than one each.
+// one transaction (and one fsync) for all; a write that fails does not undo
+// the others (see commitRecords). Many small concurrent writes
+// (approval requests, flag changes) then cost one disk flush per batch rather
+// than one each. The committer starts the next batch as soon as one is
+// committed, so under constant load no caller waits for more than the batch in
+// progress and its own, and the writer does not wait for a woken caller.
 
 var _ day2.RecordStore = (*Store)(nil)
 
@@ -36,7 +33,6 @@ type recordWrite struct {
 	recs    []day2.Record
 	audit   []day2.AuditEntry
 	err     error
-	seq     uint64        // the commit, to wait for (see durable.go)
 	done    chan struct{} // closed when the write is committed or failed
 }
 
@@ -65,9 +61,6 @@ func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2
 	if w.err != nil {
 		return nil, nil, w.err
 	}
-	if err := s.dur.wait(w.seq); err != nil {
-		return nil, nil, fmt.Errorf("sqlite: put records: %w", err)
-	}
 	return w.recs, w.audit, nil
 }
 
@@ -76,7 +69,6 @@ func (s *Store) PutRecords(ctx context.Context, recs []day2.Record, audit []day2
 // is queued and returns.
 func (s *Store) recordCommitter() {
 	defer close(s.recDone)
-	var prev uint64
 	for {
 		stopping := false
 		select {
@@ -92,12 +84,10 @@ func (s *Store) recordCommitter() {
 			if len(batch) == 0 {
 				break
 			}
-			seq := s.commitRecords(batch)
+			s.commitRecords(batch)
 			for _, w := range batch {
 				close(w.done)
 			}
-			_ = s.dur.wait(prev) // a failure is the callers' to report
-			prev = seq
 		}
 		if stopping {
 			return
@@ -146,8 +136,7 @@ type recordTx struct {
 // which would cost a statement journal copy of every page it touches; when a
 // write fails, the transaction is rolled back and run again without it. The
 // outcome is that of the writes applied one by one, the failing ones skipped.
-// It returns the commit to wait for, 0 if none.
-func (s *Store) commitRecords(batch []*recordWrite) uint64 {
+func (s *Store) commitRecords(batch []*recordWrite) {
 	now := time.Now()
 	todo := make([]*recordWrite, 0, len(batch))
 	for _, w := range batch {
@@ -157,7 +146,7 @@ func (s *Store) commitRecords(batch []*recordWrite) uint64 {
 	}
 	for len(todo) > 0 {
 		var failed *recordWrite
-		seq, err := s.writeTx(context.Background(), "put records", func(tx *sql.Tx) error {
+		err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
 			rt := &recordTx{tx: tx, rev: tx.Stmt(s.recStmts.rev), holder: tx.Stmt(s.recStmts.holder),
 				insert: tx.Stmt(s.recStmts.insert), update: tx.Stmt(s.recStmts.update),
 				lastAudit: tx.Stmt(s.recStmts.lastAudit), insertAudit: tx.Stmt(s.recStmts.insertAudit)}
@@ -177,11 +166,13 @@ func (s *Store) commitRecords(batch []*recordWrite) uint64 {
 			return nil
 		})
 		if failed == nil {
-			for _, w := range todo {
-				// On an error nothing of the batch was committed.
-				w.seq, w.err = seq, err
+			if err != nil {
+				// Nothing of the batch was committed.
+				for _, w := range todo {
+					w.err = err
+				}
 			}
-			return seq
+			return
 		}
 		rest := todo[:0]
 		for _, w := range todo {
@@ -191,7 +182,6 @@ func (s *Store) commitRecords(batch []*recordWrite) uint64 {
 		}
 		todo = rest
 	}
-	return 0
 }
 
 // ownFailure tells a write's own failure (its revision or key conflicts, its
@@ -313,8 +303,7 @@ func scanRecord(row interface{ Scan(...any) error }) (day2.Record, error) {
 }
 
 // GetRecord returns one record; see day2.RecordStore.
-func (s *Store) GetRecord(ctx context.Context, kind, id string) (_ day2.Record, err error) {
-	defer s.shown(&err)
+func (s *Store) GetRecord(ctx context.Context, kind, id string) (day2.Record, error) {
 	r, err := scanRecord(s.reads.getRecord.QueryRowContext(ctx, kind, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, statestore.RecordMissing(kind, id)
@@ -326,8 +315,7 @@ func (s *Store) GetRecord(ctx context.Context, kind, id string) (_ day2.Record, 
 }
 
 // FindRecord returns the record of kind holding key; see day2.RecordStore.
-func (s *Store) FindRecord(ctx context.Context, kind, key string) (_ day2.Record, err error) {
-	defer s.shown(&err)
+func (s *Store) FindRecord(ctx context.Context, kind, key string) (day2.Record, error) {
 	if key == "" {
 		return day2.Record{}, day2.Errorf(day2.EInvalid, "finding a %s needs a key", kind)
 	}
@@ -342,9 +330,8 @@ func (s *Store) FindRecord(ctx context.Context, kind, key string) (_ day2.Record
 }
 
 // ListRecords returns the records matching f; see day2.RecordStore.
-func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) (_ []day2.Record, err error) {
-	defer s.shown(&err)
-	f, err = statestore.RecordFilter(f)
+func (s *Store) ListRecords(ctx context.Context, f day2.RecordFilter) ([]day2.Record, error) {
+	f, err := statestore.RecordFilter(f)
 	if err != nil {
 		return nil, err
 	}

@@ -218,8 +218,7 @@ func describe(b *taskstore.RollupBucket) string {
 // RollupRows returns the rows of service in tier whose bucket starts in [from,
 // to); see day2.RollupStore. Times outside the years 1678 to 2262 are clamped
 // to them, so the zero time as from leaves the range open below.
-func (s *Store) RollupRows(ctx context.Context, service string, tier day2.RollupTier, from, to time.Time) (_ []day2.RollupRow, err error) {
-	defer s.shown(&err)
+func (s *Store) RollupRows(ctx context.Context, service string, tier day2.RollupTier, from, to time.Time) ([]day2.RollupRow, error) {
 	if err := taskstore.CheckTier(tier); err != nil {
 		return nil, err
 	}
@@ -239,13 +238,24 @@ func (s *Store) RollupRows(ctx context.Context, service string, tier day2.Rollup
 // transaction and returns the number of tasks read; see day2.RollupStore.
 // Commits wait for it; readers see the old rollups until it commits.
 func (s *Store) RebuildRollups(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.inWriteTx(ctx, "rebuild rollups", func(tx *sql.Tx) error {
-		var err error
-		n, err = rebuildRollups(ctx, tx, s.rollup.in(ctx, tx))
-		return err
-	})
-	return n, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, day2.Errorf(day2.EUnavailable, "the store is closed")
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: rebuild rollups: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	n, err := rebuildRollups(ctx, tx, s.rollup.in(ctx, tx))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: rebuild rollups: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: rebuild rollups: commit: %w", err)
+	}
+	return n, nil
 }
 
 // rebuildRollups deletes every rollup and adds up the stored tasks again,
@@ -308,8 +318,7 @@ func fillRollups(ctx context.Context, tx *sql.Tx) error {
 
 // RollupRanges returns the rows of service in every (tier, range) pair with one
 // query; see day2.RollupStore.
-func (s *Store) RollupRanges(ctx context.Context, service string, ranges []day2.RollupRange) (_ []day2.RollupRow, err error) {
-	defer s.shown(&err)
+func (s *Store) RollupRanges(ctx context.Context, service string, ranges []day2.RollupRange) ([]day2.RollupRow, error) {
 	if len(ranges) == 0 {
 		return nil, nil
 	}

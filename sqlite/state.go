@@ -21,41 +21,26 @@ import (
 
 var _ day2.StateStore = (*Store)(nil)
 
-// inWriteTx runs fn in a transaction on the write connection, commits it and
-// returns once the commit is on disk; what names the operation in errors.
+// inWriteTx runs fn in a transaction on the write connection and commits it;
+// what names the operation in errors.
 func (s *Store) inWriteTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	seq, err := s.writeTx(ctx, what, fn)
-	if err != nil {
-		return err
-	}
-	if err := s.dur.wait(seq); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", what, err)
-	}
-	return nil
-}
-
-// writeTx is inWriteTx without the wait: it returns the commit to wait for.
-func (s *Store) writeTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, day2.Errorf(day2.EUnavailable, "the store is closed")
-	}
-	if err := s.dur.failed(); err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", what, err)
+		return day2.Errorf(day2.EUnavailable, "the store is closed")
 	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: begin: %w", what, err)
+		return fmt.Errorf("sqlite: %s: begin: %w", what, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(tx); err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", what, err)
+		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: %s: commit: %w", what, err)
+		return fmt.Errorf("sqlite: %s: commit: %w", what, err)
 	}
-	return s.dur.wrote(), nil
+	return nil
 }
 
 // SaveAlerts upserts the alert states and appends the transitions in one
@@ -108,8 +93,7 @@ func (s *Store) SaveAlerts(ctx context.Context, states []day2.AlertState, transi
 
 // AlertStates returns every persisted alert state, sorted by key; see
 // day2.StateStore.
-func (s *Store) AlertStates(ctx context.Context) (_ []day2.AlertState, err error) {
-	defer s.shown(&err)
+func (s *Store) AlertStates(ctx context.Context) ([]day2.AlertState, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT key, source, slo, service, severity, state, since, details, updated_at
 		FROM alert_states ORDER BY key`)
 	if err != nil {
@@ -135,9 +119,8 @@ func (s *Store) AlertStates(ctx context.Context) (_ []day2.AlertState, err error
 // AlertHistory returns the transitions of the alerts whose key starts with
 // keyPrefix ("" for all), newest first; see day2.StateStore. A limit of 0 means
 // statestore.DefaultLimit.
-func (s *Store) AlertHistory(ctx context.Context, keyPrefix string, limit int) (_ []day2.AlertTransition, err error) {
-	defer s.shown(&err)
-	limit, err = statestore.Limit(limit, "alert transitions")
+func (s *Store) AlertHistory(ctx context.Context, keyPrefix string, limit int) ([]day2.AlertTransition, error) {
+	limit, err := statestore.Limit(limit, "alert transitions")
 	if err != nil {
 		return nil, err
 	}
@@ -222,8 +205,7 @@ func (s *Store) CreateOverride(ctx context.Context, o day2.Override, audit day2.
 
 // Overrides returns the overrides of service, for any environment, that expire
 // after t, oldest first; see day2.StateStore.
-func (s *Store) Overrides(ctx context.Context, service string, t time.Time) (_ []day2.Override, err error) {
-	defer s.shown(&err)
+func (s *Store) Overrides(ctx context.Context, service string, t time.Time) ([]day2.Override, error) {
 	if service == "" {
 		return nil, day2.Errorf(day2.EInvalid, "name the service whose overrides to list")
 	}
@@ -309,9 +291,8 @@ func auditQuery(variant int) string {
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?"
 }
 
-func (s *Store) ListAudit(ctx context.Context, f day2.AuditFilter) (_ []day2.AuditEntry, err error) {
-	defer s.shown(&err)
-	f, err = statestore.AuditFilter(f)
+func (s *Store) ListAudit(ctx context.Context, f day2.AuditFilter) ([]day2.AuditEntry, error) {
+	f, err := statestore.AuditFilter(f)
 	if err != nil {
 		return nil, err
 	}

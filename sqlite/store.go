@@ -10,11 +10,10 @@
 // of rows, and so are the SLO rollups (table rollups), one row per bucket and key
 // written once per commit however many tasks it touches.
 //
-// The database is day2.db in the directory given to Open, in WAL mode. A write
-// that returned is on disk and survives a crash or power loss: the store syncs
-// the WAL itself after each commit, outside the write lock (see durable.go).
-// Writes go through one connection, serialized by a mutex; reads use a separate
-// pool of read-only connections, which WAL lets run alongside the writer.
+// The database is day2.db in the directory given to Open, in WAL mode with
+// synchronous=FULL: a commit that returned is on disk and survives a crash or
+// power loss. Writes go through one connection, serialized by a mutex; reads use a
+// separate pool of read-only connections, which WAL lets run alongside the writer.
 package sqlite
 
 import (
@@ -86,7 +85,6 @@ type Store struct {
 	wdb    *sql.DB    // exactly one connection
 	rdb    *sql.DB    // read-only pool
 	cdb    *sql.DB    // the checkpointer's connection
-	dur    *walSync   // makes commits durable; see durable.go
 
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
@@ -164,9 +162,7 @@ func (s *Store) dsn(write bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	if write {
 		q.Add("_pragma", "journal_mode(WAL)")
-		// Commits do not sync the WAL; the store does, after releasing the
-		// write lock (durable.go).
-		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "synchronous(FULL)")
 		// 32 MiB of page cache: enough to keep the task id index and the
 		// rollup pages hot (64 MiB ingested no faster), while SQLite's work
 		// at the end of each transaction, which grows with the cache, stays
@@ -202,11 +198,7 @@ func (s *Store) open(ctx context.Context, o options) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite: open %s: journal mode is %q, not WAL; is the file on a file system without shared memory support?", s.path, mode)
 	}
-	s.dur = newWALSync(s.path)
 	if err := migrate(ctx, s.wdb); err != nil {
-		return fmt.Errorf("sqlite: migrate %s: %w", s.path, err)
-	}
-	if err := s.dur.wait(s.dur.wrote()); err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", s.path, err)
 	}
 	if err := s.loadRecentIDs(ctx); err != nil {
@@ -220,9 +212,7 @@ func (s *Store) open(ctx context.Context, o options) error {
 	s.rdb.SetMaxIdleConns(o.readConns)
 	s.rdb.SetConnMaxIdleTime(5 * time.Minute)
 
-	// synchronous=FULL: a checkpoint syncs the WAL before it copies it into
-	// the database, and the database before the WAL may start over.
-	if s.cdb, err = sql.Open("sqlite", s.path+fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=synchronous(FULL)", restartWait.Milliseconds())); err != nil {
+	if s.cdb, err = sql.Open("sqlite", s.path+fmt.Sprintf("?_pragma=busy_timeout(%d)", restartWait.Milliseconds())); err != nil {
 		return fmt.Errorf("sqlite: open %s for checkpoints: %w", s.path, err)
 	}
 	s.cdb.SetMaxOpenConns(1)
@@ -296,9 +286,6 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	if s.dur != nil {
-		errs = append(errs, s.dur.close())
-	}
 	for _, st := range append([]*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows}, append(s.recStmts.all(), s.reads.all()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -426,11 +413,8 @@ const walRestartFrames = 64 * 1024
 // stored tasks directly (reports, KQL).
 func (s *Store) DB() *sql.DB { return s.rdb }
 
-// Ping reports whether the database answers and takes writes.
+// Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.dur.failed(); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
 	var one int
 	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
@@ -448,40 +432,24 @@ func (s *Store) CommitTasks(ctx context.Context, batch []day2.TaskData) (day2.Co
 	// Encoding the new tasks needs no lock: done here, it overlaps the
 	// commit in progress when the ingest pipeline runs two committers.
 	fresh := taskstore.Fresh(groups)
-	plan, seq, err := s.commitTasks(ctx, groups, fresh)
-	if err != nil {
-		return day2.CommitResult{}, err
-	}
-	if err := s.dur.wait(seq); err != nil {
-		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
-	}
-	res.Add(plan.Result)
-	return res, nil
-}
 
-// commitTasks writes the batch under the write lock and returns what it did and
-// the commit to wait for.
-func (s *Store) commitTasks(ctx context.Context, groups []day2.TaskData, fresh []taskstore.Change) (taskstore.Plan, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return taskstore.Plan{}, 0, day2.Errorf(day2.EUnavailable, "the store is closed")
-	}
-	if err := s.dur.failed(); err != nil {
-		return taskstore.Plan{}, 0, fmt.Errorf("sqlite: commit tasks: %w", err)
+		return day2.CommitResult{}, day2.Errorf(day2.EUnavailable, "the store is closed")
 	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return taskstore.Plan{}, 0, fmt.Errorf("sqlite: commit tasks: begin: %w", err)
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 
 	if err := s.syncRecentIDs(ctx, tx); err != nil {
-		return taskstore.Plan{}, 0, fmt.Errorf("sqlite: commit tasks: %w", err)
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
 	}
 	stored, err := s.readStored(ctx, tx, groups)
 	if err != nil {
-		return taskstore.Plan{}, 0, fmt.Errorf("sqlite: commit tasks: %w", err)
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
 	}
 	plan := taskstore.Prepare(groups, stored, fresh)
 	next := s.nextID
@@ -490,12 +458,11 @@ func (s *Store) commitTasks(ctx context.Context, groups []day2.TaskData, fresh [
 		plan.Inserts[i].ID = next
 	}
 	if err := s.write(ctx, tx, &plan); err != nil {
-		return taskstore.Plan{}, 0, fmt.Errorf("sqlite: commit tasks: %w", err)
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return taskstore.Plan{}, 0, fmt.Errorf("sqlite: commit tasks: commit: %w", err)
+		return day2.CommitResult{}, fmt.Errorf("sqlite: commit tasks: commit: %w", err)
 	}
-	seq := s.dur.wrote()
 	s.nextID = next
 	if len(plan.Inserts) > 0 {
 		s.idsMu.Lock()
@@ -510,7 +477,8 @@ func (s *Store) commitTasks(ctx context.Context, groups []day2.TaskData, fresh [
 			s.log.Warn("sqlite: index new task ids", "err", err)
 		}
 	}
-	return plan, seq, nil
+	res.Add(plan.Result)
+	return res, nil
 }
 
 // Index flushes: at most this many new tasks, or this long, between them.
@@ -639,7 +607,6 @@ func (s *Store) flushIDs(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.dur.wrote() // waited for with the next write that returns
 	s.idsMu.Lock()
 	for tid, id := range s.recent {
 		if id <= through {
@@ -798,8 +765,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *taskstore.Plan) error 
 }
 
 // GetTask returns one task with its raw telemetry; see day2.TaskStore.
-func (s *Store) GetTask(ctx context.Context, id day2.TraceID) (_ day2.TaskDetail, err error) {
-	defer s.shown(&err)
+func (s *Store) GetTask(ctx context.Context, id day2.TraceID) (day2.TaskDetail, error) {
 	var sc taskstore.TaskScanner
 	var raw []byte
 	var purged bool
@@ -814,7 +780,7 @@ func (s *Store) GetTask(ctx context.Context, id day2.TraceID) (_ day2.TaskDetail
 		// in recent or in task_ids.
 		row = s.rdb.QueryRowContext(ctx, "SELECT "+taskstore.Columns+", raw, raw_purged FROM task_ids i JOIN tasks t ON t.id = i.id WHERE i.task_id = ?", id[:])
 	}
-	err = row.Scan(append(sc.Dest(), &raw, &purged)...)
+	err := row.Scan(append(sc.Dest(), &raw, &purged)...)
 	if errors.Is(err, sql.ErrNoRows) && !recent {
 		// Another Store on the file may have created it since its last index
 		// flush: look among the tasks not indexed yet.
@@ -845,8 +811,7 @@ const bucketNanos = 10_000_000_000
 func bucket(t int64) int64 { return t / bucketNanos }
 
 // ListTasks returns tasks newest first; see day2.TaskStore.
-func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (_ day2.TaskPage, err error) {
-	defer s.shown(&err)
+func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (day2.TaskPage, error) {
 	limit, err := taskstore.Limit(f.Limit)
 	if err != nil {
 		return day2.TaskPage{}, err
@@ -911,8 +876,7 @@ func (s *Store) ListTasks(ctx context.Context, f day2.TaskFilter) (_ day2.TaskPa
 
 // ListServices returns every named service seen, sorted by name; see
 // day2.TaskStore.
-func (s *Store) ListServices(ctx context.Context) (_ []day2.ServiceSummary, err error) {
-	defer s.shown(&err)
+func (s *Store) ListServices(ctx context.Context) ([]day2.ServiceSummary, error) {
 	rows, err := s.rdb.QueryContext(ctx, taskstore.ServicesQuery)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list services: %w", err)
@@ -943,16 +907,16 @@ func (s *Store) PurgeRawBefore(ctx context.Context, t time.Time) (int64, error) 
 }
 
 func (s *Store) purgeChunk(ctx context.Context, before int64) (int64, error) {
-	var n int64
-	err := s.inWriteTx(ctx, "purge raw telemetry", func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.purge).ExecContext(ctx, before)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return n, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, day2.Errorf(day2.EUnavailable, "the store is closed")
+	}
+	res, err := s.purge.ExecContext(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // migrate applies the embedded migrations the database lacks, in one transaction.

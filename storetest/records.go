@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +101,9 @@ func testRecordConflicts(t *testing.T, open func(t *testing.T) StateStore) {
 	b.Key = "support/prod"
 	_, _, err = s.PutRecords(bg, []day2.Record{b}, nil)
 	wantCode(t, "creating with a taken key", err, day2.EConflict)
+	if !strings.Contains(err.Error(), "held by incident in_1") {
+		t.Errorf("creating with a taken key: %v; want it to name the holder, in_1", err)
+	}
 	// Another kind may use the same id and key.
 	other := rec("outbox", "in_1", 1)
 	other.Key = "support/prod"
