@@ -2,21 +2,6 @@ package flags
 
 import "testing"
 
-func TestParseSemVer(t *testing.T) {
-	valid := []string{"1.2.3", "v1.2.3", "0.0.0", "v1", "v1.2", "1.2.3-rc.1", "1.2.3-alpha-1.0a", "1.2.3+build.007", "1.2.3-rc.1+b", "10.20.30"}
-	for _, s := range valid {
-		if _, ok := parseSemVer(s); !ok {
-			t.Errorf("parseSemVer(%q) rejected a valid version", s)
-		}
-	}
-	invalid := []string{"", "v", "1.2.3.4", "01.2.3", "1.02.3", "1.2-rc.1", "1+b", "1.2.3-", "1.2.3-01", "1.2.3-a..b", "1.2.3+", "a.b.c", "1.2.x", "vv1.2.3", " 1.2.3", "1.2.3-a_b"}
-	for _, s := range invalid {
-		if _, ok := parseSemVer(s); ok {
-			t.Errorf("parseSemVer(%q) accepted an invalid version", s)
-		}
-	}
-}
-
 func TestSemVerMatch(t *testing.T) {
 	tests := []struct {
 		a, op, b string

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/internal/semver"
 )
 
 // The targeting engine evaluates the part of JSONLogic (jsonlogic.com) that
@@ -238,7 +239,7 @@ func (c *compiler) operation(name string, raw any, path string, depth int, resul
 		for _, i := range []int{0, 2} {
 			if a := n.args[i]; a.op == opLiteral {
 				s, _ := a.lit.(string)
-				if _, ok := parseSemVer(s); !ok {
+				if _, ok := semver.ParseLoose(s); !ok {
 					c.addf(fmt.Sprintf("%s[%d]", path, i), "%s is not a semantic version like \"1.2.3\"", jsonText(a.lit))
 				}
 			}

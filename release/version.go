@@ -183,7 +183,7 @@ func (s *Service) RegisterVersionWithReason(ctx context.Context, actor, service,
 		}
 		return Version{}, false, day2.Errorf(day2.EConflict,
 			"version %s of %s is already registered with different content (%s, registered by %s at %s); versions are immutable; register %s",
-			version, service, stored.Hash, stored.CreatedBy, stored.CreatedAt.Format(time.RFC3339), sv.nextPatch())
+			version, service, stored.Hash, stored.CreatedBy, stored.CreatedAt.Format(time.RFC3339), sv.NextPatch())
 	}
 	if stored, err := s.GetVersion(ctx, service, version); err == nil {
 		return same(stored)
