@@ -275,8 +275,6 @@ func jsonText(j json.RawMessage) any {
 	return string(j)
 }
 
-// ListAudit returns the audit entries matching f, oldest first; see
-// day2.StateStore. A limit of 0 means statestore.DefaultLimit.
 // auditQuery is the query of ListAudit for a variant: bit 0 set filters by
 // action, bit 1 by target.
 func auditQuery(variant int) string {
@@ -291,6 +289,8 @@ func auditQuery(variant int) string {
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?"
 }
 
+// ListAudit returns the audit entries matching f, oldest first; see
+// day2.StateStore. A limit of 0 means statestore.DefaultLimit.
 func (s *Store) ListAudit(ctx context.Context, f day2.AuditFilter) ([]day2.AuditEntry, error) {
 	f, err := statestore.AuditFilter(f)
 	if err != nil {

@@ -43,23 +43,11 @@ func TestStore(t *testing.T) {
 }
 
 func BenchmarkCommit(b *testing.B) {
-	storetest.BenchCommit(b, func(b *testing.B) day2.TaskStore {
-		s, err := sqlite.Open(context.Background(), b.TempDir())
-		if err != nil {
-			b.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.BenchCommit(b, func(b *testing.B) day2.TaskStore { return benchStore(b) })
 }
 
 func BenchmarkRollupRows(b *testing.B) {
-	storetest.BenchRollupRows(b, func(b *testing.B) day2.TaskStore {
-		s, err := sqlite.Open(context.Background(), b.TempDir())
-		if err != nil {
-			b.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.BenchRollupRows(b, func(b *testing.B) day2.TaskStore { return benchStore(b) })
 }
 
 func TestOpenCreatesTheDatabaseInWALMode(t *testing.T) {
@@ -290,11 +278,14 @@ func TestOpenFillsTheRollupsOfAnOlderDatabase(t *testing.T) {
 }
 
 func BenchmarkPutRecords(b *testing.B) {
-	storetest.BenchPutRecords(b, func(b *testing.B) storetest.StateStore {
-		s, err := sqlite.Open(context.Background(), b.TempDir())
-		if err != nil {
-			b.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storetest.BenchPutRecords(b, func(b *testing.B) storetest.StateStore { return benchStore(b) })
+}
+
+// benchStore opens a store on a fresh database for a benchmark.
+func benchStore(b *testing.B) *sqlite.Store {
+	s, err := sqlite.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	return s
 }

@@ -477,6 +477,7 @@ func testPagination(t *testing.T, open func(t *testing.T) day2.TaskStore) {
 func testOutOfOrderArrival(t *testing.T, open func(t *testing.T) day2.TaskStore) {
 	s := openStore(t, open)
 	var all []*Task
+	byService := map[string][]*Task{}
 	for round := range 4 {
 		var batch []day2.TaskData
 		for k := range 25 {
@@ -486,18 +487,10 @@ func testOutOfOrderArrival(t *testing.T, open func(t *testing.T) day2.TaskStore)
 			service := []string{"a", "b"}[n%2]
 			x := NewTypical(n, T0.Add(offset), service, "prod", "1")
 			all = append(all, x)
+			byService[service] = append(byService[service], x)
 			batch = append(batch, x.All())
 		}
 		commit(t, s, batch...)
-	}
-	only := func(service string) []*Task {
-		var out []*Task
-		for i, x := range all {
-			if []string{"a", "b"}[i%2] == service {
-				out = append(out, x)
-			}
-		}
-		return out
 	}
 	between := func(ts []*Task, since, until time.Time) []*Task {
 		var out []*Task
@@ -515,9 +508,9 @@ func testOutOfOrderArrival(t *testing.T, open func(t *testing.T) day2.TaskStore)
 		want   []*Task
 	}{
 		{"all, 7 a page", day2.TaskFilter{Limit: 7}, all},
-		{"one service, 3 a page", day2.TaskFilter{Service: "b", Limit: 3}, only("b")},
+		{"one service, 3 a page", day2.TaskFilter{Service: "b", Limit: 3}, byService["b"]},
 		{"within a window bounded inside buckets", day2.TaskFilter{Since: since, Until: until, Limit: 4}, between(all, since, until)},
-		{"one service within the window", day2.TaskFilter{Service: "a", Since: since, Until: until, Limit: 5}, between(only("a"), since, until)},
+		{"one service within the window", day2.TaskFilter{Service: "a", Since: since, Until: until, Limit: 5}, between(byService["a"], since, until)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := taskIDs(listAll(t, s, tt.filter))

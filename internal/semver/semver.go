@@ -34,11 +34,11 @@ func Parse(s string) (Version, error) {
 	case s[0] == 'v' || s[0] == 'V':
 		return Version{}, errors.New("drop the leading v")
 	}
-	v, _, _, err := split(s)
+	core, pre, _, err := split(s)
 	if err != nil {
 		return Version{}, err
 	}
-	parts := strings.Split(v.Major, ".")
+	parts := strings.Split(core, ".")
 	if len(parts) != 3 {
 		return Version{}, errors.New("it needs exactly three numbers separated by dots")
 	}
@@ -50,8 +50,7 @@ func Parse(s string) (Version, error) {
 			return Version{}, errors.New("a number is too large")
 		}
 	}
-	v.Major, v.Minor, v.Patch = parts[0], parts[1], parts[2]
-	return v, nil
+	return Version{Major: parts[0], Minor: parts[1], Patch: parts[2], Pre: pre}, nil
 }
 
 // ParseLoose parses a version as flagd's sem_ver does (golang.org/x/mod/semver
@@ -63,12 +62,12 @@ func ParseLoose(s string) (Version, bool) {
 	if s == "" {
 		return Version{}, false
 	}
-	v, hasPre, hasBuild, err := split(s)
+	core, pre, hasBuild, err := split(s)
 	if err != nil {
 		return Version{}, false
 	}
-	parts := strings.Split(v.Major, ".")
-	if len(parts) > 3 || len(parts) < 3 && (hasPre || hasBuild) {
+	parts := strings.Split(core, ".")
+	if len(parts) > 3 || len(parts) < 3 && (pre != nil || hasBuild) {
 		return Version{}, false
 	}
 	for _, p := range parts {
@@ -76,7 +75,7 @@ func ParseLoose(s string) (Version, bool) {
 			return Version{}, false
 		}
 	}
-	v.Major, v.Minor, v.Patch = parts[0], "0", "0"
+	v := Version{Major: parts[0], Minor: "0", Patch: "0", Pre: pre}
 	if len(parts) > 1 {
 		v.Minor = parts[1]
 	}
@@ -86,22 +85,22 @@ func ParseLoose(s string) (Version, bool) {
 	return v, true
 }
 
-// split checks and removes the build metadata and the pre-release of s. It
-// returns the pre-release in Pre and what is left (the numbers) in Major.
-func split(s string) (v Version, hasPre, hasBuild bool, err error) {
+// split checks and removes the build metadata and the pre-release of s: it
+// returns the numbers before them, the pre-release identifiers (nil without a
+// pre-release), and whether there was build metadata.
+func split(s string) (core string, pre []string, hasBuild bool, err error) {
 	core, build, hasBuild := strings.Cut(s, "+")
 	if hasBuild && !identifiers(build, false) {
-		return Version{}, false, false, errors.New("the build metadata after + must be dot-separated [0-9A-Za-z-] identifiers")
+		return "", nil, false, errors.New("the build metadata after + must be dot-separated [0-9A-Za-z-] identifiers")
 	}
-	core, pre, hasPre := strings.Cut(core, "-")
+	core, p, hasPre := strings.Cut(core, "-")
 	if hasPre {
-		if !identifiers(pre, true) {
-			return Version{}, false, false, errors.New("the pre-release after - must be dot-separated [0-9A-Za-z-] identifiers without leading zeros in numbers")
+		if !identifiers(p, true) {
+			return "", nil, false, errors.New("the pre-release after - must be dot-separated [0-9A-Za-z-] identifiers without leading zeros in numbers")
 		}
-		v.Pre = strings.Split(pre, ".")
+		pre = strings.Split(p, ".")
 	}
-	v.Major = core
-	return v, hasPre, hasBuild, nil
+	return core, pre, hasBuild, nil
 }
 
 // digits reports whether s is a non-empty string of decimal digits.

@@ -380,6 +380,8 @@ func Prepare(groups []day2.TaskData, stored map[day2.TraceID]*Stored, fresh []Ch
 	parallel(len(groups), func(i int) {
 		prev := stored[groups[i].TraceID]
 		if prev == nil && fresh != nil {
+			// Merge of a new task reports a change exactly when spans or
+			// logs arrived, which its result counts.
 			changes[i], changed[i] = fresh[i], fresh[i].Result != (day2.CommitResult{})
 			return
 		}
