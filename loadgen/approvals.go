@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -229,18 +227,11 @@ func RunApprovals(ctx context.Context, cfg ApprovalsConfig) (ApprovalsReport, er
 	rep := ApprovalsReport{URL: target, Service: cfg.Service, Action: cfg.Action, Connections: cfg.Connections,
 		OfferedPerSecond: cfg.Rate, WarmupSeconds: cfg.Warmup.Seconds(), MeasuredSeconds: (cfg.Duration - cfg.Warmup).Seconds()}
 
-	client := &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxConnsPerHost:     cfg.Connections,
-		MaxIdleConnsPerHost: cfg.Connections,
-		MaxIdleConns:        cfg.Connections,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
-
-	r := newApprovalsRun(cfg, client, target)
+	u, err := url.Parse(target)
+	if err != nil {
+		return ApprovalsReport{}, fmt.Errorf("loadgen: %w", err)
+	}
+	r := newApprovalsRun(cfg, u)
 	if err := r.preflight(ctx); err != nil {
 		return rep, err
 	}
@@ -301,7 +292,7 @@ type slot struct {
 // approvalsRun is the state of one RunApprovals.
 type approvalsRun struct {
 	cfg    ApprovalsConfig
-	client *http.Client
+	target *url.URL
 	url    string
 	runID  string
 	// prefix and infix are the constant parts of every body, around the
@@ -332,7 +323,7 @@ type approvalsRun struct {
 	lags     []time.Duration   // send lags of the measured slots
 }
 
-func newApprovalsRun(cfg ApprovalsConfig, client *http.Client, target string) *approvalsRun {
+func newApprovalsRun(cfg ApprovalsConfig, target *url.URL) *approvalsRun {
 	// The constant fields, JSON-encoded once; task_id and idempotency_key
 	// carry the request number.
 	head, _ := json.Marshal(map[string]any{
@@ -341,8 +332,8 @@ func newApprovalsRun(cfg ApprovalsConfig, client *http.Client, target string) *a
 	})
 	r := &approvalsRun{
 		cfg:      cfg,
-		client:   client,
-		url:      target,
+		target:   target,
+		url:      target.String(),
 		runID:    strconv.FormatUint(rand.Uint64(), 36),
 		slots:    slotsBefore(cfg.Duration, cfg.Rate),
 		warmup:   slotsBefore(cfg.Warmup, cfg.Rate),
@@ -375,28 +366,26 @@ type approvalAnswer struct {
 	State string `json:"state"`
 }
 
-// post sends one request and returns what went wrong, as an error class such
-// as "HTTP 500" and a detail, or "" when the request was approved.
-func (r *approvalsRun) post(ctx context.Context, body []byte) (class, detail string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
+// requestTimeout bounds one request, connecting included.
+const requestTimeout = 30 * time.Second
+
+// conn returns a new connection to the endpoint that ctx interrupts, and
+// its release.
+func (r *approvalsRun) conn(ctx context.Context) (*h1Conn, func()) {
+	c := newH1Conn(r.target, requestTimeout)
+	stop := context.AfterFunc(ctx, c.interrupt)
+	return c, func() { stop(); c.close() }
+}
+
+// post sends one request over c and returns what went wrong, as an error
+// class such as "HTTP 500" and a detail, or "" when the request was approved.
+func (r *approvalsRun) post(c *h1Conn, body []byte) (class, detail string) {
+	code, answer, err := c.post(body, r.cfg.Token)
 	if err != nil {
 		return "no answer", err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if r.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.cfg.Token)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return "no answer", err.Error()
-	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if err != nil {
-		return "no answer", fmt.Sprintf("read answer: %v", err)
-	}
-	status := "HTTP " + strconv.Itoa(resp.StatusCode)
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+	status := "HTTP " + strconv.Itoa(code)
+	if code != http.StatusOK && code != http.StatusCreated {
 		return status, status + ": " + snippet(answer)
 	}
 	var a approvalAnswer
@@ -414,7 +403,9 @@ func (r *approvalsRun) post(ctx context.Context, body []byte) (class, detail str
 func (r *approvalsRun) preflight(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	class, detail := r.post(ctx, r.body(nil, []byte("preflight")))
+	c, release := r.conn(ctx)
+	defer release()
+	class, detail := r.post(c, r.body(nil, []byte("preflight")))
 	switch {
 	case class == "":
 		return nil
@@ -507,6 +498,8 @@ func (r *approvalsRun) dispatch(ctx context.Context, start time.Time) {
 // latencies of the measured ones that were approved.
 func (r *approvalsRun) worker(ctx context.Context) []time.Duration {
 	lat := make([]time.Duration, 0, (r.slots-r.warmup)/int64(r.cfg.Connections)+1)
+	c, release := r.conn(ctx)
+	defer release()
 	var buf []byte
 	var num []byte
 	for s := range r.queue {
@@ -518,7 +511,7 @@ func (r *approvalsRun) worker(ctx context.Context) []time.Duration {
 		}
 		num = strconv.AppendInt(num[:0], s.n, 10)
 		buf = r.body(buf, num)
-		class, detail := r.post(ctx, buf)
+		class, detail := r.post(c, buf)
 		took := time.Since(s.due)
 		if class != "" && ctx.Err() != nil {
 			// Cut off by the interruption, not failed by the server.
