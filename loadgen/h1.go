@@ -18,11 +18,13 @@ import (
 // h1Conn is one keep-alive HTTP/1.1 connection that carries one request at a
 // time: the approvals load generator's own client. On a machine whose cores
 // day2 shares with its load generator, every microsecond the client spends is
-// taken from the server it measures; net/http's client costs about a hundred
-// per request here (two goroutines per connection and their hand-offs, header
-// maps), this one a handful (one write, buffered reads, no maps). It speaks
-// just enough HTTP/1.1 for day2's answers: a status line, headers, and a body
-// by Content-Length, chunked, or up to the end of the connection.
+// taken from the server it measures. net/http's client runs two goroutines per
+// connection and hands each request and answer between them, and builds
+// header maps; this one writes each request with one call and reads the
+// answer from a buffer. With it, a run at 3,000 requests/s took 0.25 cores
+// of client CPU instead of 0.37. It speaks just enough HTTP/1.1 for day2's
+// answers: a status line, headers, and a body by Content-Length, chunked, or
+// up to the end of the connection.
 type h1Conn struct {
 	addr      string // host:port to dial
 	host      string // the Host header
