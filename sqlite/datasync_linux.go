@@ -32,10 +32,17 @@ func datasync(f *os.File) error {
 	return nil
 }
 
-// writeOutSlice is how much of the database file writeOutPaced writes at a
-// time: a commit's sync issued meanwhile waits for at most this much (about
-// 0.3 ms here).
-const writeOutSlice = 256 << 10
+// writeOutSlices is how many slices writeOutPaced cuts a file into, at most:
+// a slice without dirty pages costs one system call (4,096 of them took 6 ms
+// here, for a clean file of 256 MiB and of 1 GiB), so a file of any size
+// costs about that per checkpoint.
+// writeOutSlice is the smallest slice: a commit's sync issued while a slice is
+// written waits for at most that much (64 KiB gave a lower p99 to approval
+// requests than 256 KiB, and the same ingest).
+const (
+	writeOutSlices = 4096
+	writeOutSlice  = 64 << 10
+)
 
 // writeOutPaced writes f's dirty pages to disk one slice at a time, waiting
 // for each slice to be written before it starts the next (sync_file_range(2)
@@ -43,8 +50,6 @@ const writeOutSlice = 256 << 10
 // A checkpoint leaves megabytes of copied pages in the operating system's
 // cache; an fdatasync hands them to the disk at once, and every commit's sync
 // issued meanwhile waits behind all of them (25-30 ms under approval load).
-// Slices without dirty pages cost one system call each: about a microsecond,
-// so 4,096 calls per checkpoint for a 1 GiB database.
 func writeOutPaced(f *os.File) error {
 	st, err := f.Stat()
 	if err != nil {
@@ -55,11 +60,12 @@ func writeOutPaced(f *os.File) error {
 		return err
 	}
 	const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	slice := max(writeOutSlice, (st.Size()/writeOutSlices+writeOutSlice-1)/writeOutSlice*writeOutSlice)
 	var serr error
 	if err := conn.Control(func(fd uintptr) {
-		for off := int64(0); off < st.Size(); off += writeOutSlice {
+		for off := int64(0); off < st.Size(); off += slice {
 			for {
-				if serr = unix.SyncFileRange(int(fd), off, writeOutSlice, flags); !errors.Is(serr, syscall.EINTR) {
+				if serr = unix.SyncFileRange(int(fd), off, slice, flags); !errors.Is(serr, syscall.EINTR) {
 					break
 				}
 			}

@@ -393,8 +393,8 @@ func (s *Store) checkpoint() error {
 	// it; the RESTART syncs it, with commits held. Syncing here first, while
 	// commits go on, leaves the RESTART only its own few pages to flush
 	// (without it, the RESTART held commits for 20-40 ms). The pages go out
-	// a slice at a time (writeOutPaced), so that the commits' own syncs meanwhile
-	// wait behind one slice instead of all of them.
+	// a slice at a time (writeOutPaced), so that the commits' own syncs
+	// meanwhile wait behind one slice instead of all of them.
 	if err := s.syncDBFile(); err != nil {
 		return err
 	}
