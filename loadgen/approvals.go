@@ -569,23 +569,7 @@ func (r *approvalsRun) progress(start time.Time, done <-chan struct{}) {
 // approvalsURL turns a base URL (or a bare host:port) into the approvals
 // endpoint.
 func approvalsURL(base string) (string, error) {
-	e := strings.TrimSpace(base)
-	if e == "" {
-		return "", errors.New("loadgen: no URL: give the base URL of day2's API, such as http://127.0.0.1:8080")
-	}
-	if !strings.Contains(e, "://") {
-		e = "http://" + e
-	}
-	u, err := url.Parse(e)
-	if err != nil {
-		return "", fmt.Errorf("loadgen: %q is not a URL: %w", base, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("loadgen: %q is not an http(s) URL with a host", base)
-	}
-	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/api/v1/approvals") + "/api/v1/approvals"
-	u.RawQuery, u.Fragment = "", ""
-	return u.String(), nil
+	return endpointURL(base, "/api/v1/approvals", "day2's API, such as http://127.0.0.1:8080")
 }
 
 // rate formats a per-second rate: whole numbers with thousands separators,

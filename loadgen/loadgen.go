@@ -486,9 +486,15 @@ func snippet(b []byte) string {
 // tracesURL turns a base URL (or a bare host:port, or a full /v1/traces URL) into
 // the traces endpoint.
 func tracesURL(base string) (string, error) {
+	return endpointURL(base, "/v1/traces", "day2's OTLP/HTTP receiver, such as http://127.0.0.1:4318")
+}
+
+// endpointURL turns a base URL, a bare host:port, or the endpoint's own URL
+// into the URL of the endpoint at path; what describes the base URL expected.
+func endpointURL(base, path, what string) (string, error) {
 	e := strings.TrimSpace(base)
 	if e == "" {
-		return "", errors.New("loadgen: no URL: give the base URL of day2's OTLP/HTTP receiver, such as http://127.0.0.1:4318")
+		return "", errors.New("loadgen: no URL: give the base URL of " + what)
 	}
 	if !strings.Contains(e, "://") {
 		e = "http://" + e
@@ -500,7 +506,7 @@ func tracesURL(base string) (string, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("loadgen: %q is not an http(s) URL with a host", base)
 	}
-	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/v1/traces") + "/v1/traces"
+	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), path) + path
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/day2ops/day2/app"
 	"github.com/day2ops/day2/sqlite"
@@ -15,14 +13,7 @@ import (
 
 func TestAuditVerifyDetectsTampering(t *testing.T) {
 	dir := t.TempDir()
-	a, err := app.New(context.Background(), app.Options{HTTPAddr: "127.0.0.1:0", DataDir: dir, EvalInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	a := serveApp(t, app.Options{DataDir: dir})
 
 	// 150 flag changes: more than one page of the audit API.
 	for i := range 150 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/day2ops/day2/app"
 	"github.com/day2ops/day2/loadgen"
@@ -21,14 +19,7 @@ func TestBenchApprovals(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bench.yaml"), []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(context.Background(), app.Options{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), ConfigDir: dir, EvalInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	a := serveApp(t, app.Options{DataDir: t.TempDir(), ConfigDir: dir})
 
 	out, code := runCLI(t, "bench", "approvals", "--server", a.HTTPURL(), "--rate", "200", "--duration", "2s", "--warmup", "500ms", "--output", "json")
 	if code != 0 {

@@ -69,15 +69,27 @@ func runCLI(t *testing.T, args ...string) (stdout string, code int) {
 	return out.String() + err.Error(), 2
 }
 
-func TestGateExitCodes(t *testing.T) {
-	a, err := app.New(context.Background(), app.Options{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), EvalInterval: time.Hour})
+// serveApp starts day2 with opts on a free port, with EvalInterval an hour
+// unless set, and stops it when t ends.
+func serveApp(t *testing.T, opts app.Options) *app.App {
+	t.Helper()
+	opts.HTTPAddr = "127.0.0.1:0"
+	if opts.EvalInterval == 0 {
+		opts.EvalInterval = time.Hour
+	}
+	a, err := app.New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
+func TestGateExitCodes(t *testing.T) {
+	a := serveApp(t, app.Options{DataDir: t.TempDir()})
 
 	postTasks(t, a.HTTPURL(), "healthy-agent", 100, 0)
 	postTasks(t, a.HTTPURL(), "broken-agent", 100, 60)
