@@ -30,3 +30,17 @@ func TestWriteOutPaced(t *testing.T) {
 		t.Fatal("writeOutPaced of a closed file succeeded")
 	}
 }
+
+// TestSliceSize: 64 KiB slices up to 256 MiB, larger ones beyond, never more
+// than writeOutSlices of them.
+func TestSliceSize(t *testing.T) {
+	for size, want := range map[int64]int64{
+		0: 64 << 10, 1 << 20: 64 << 10, 256 << 20: 64 << 10, 256<<20 + 1: 128 << 10,
+		1 << 30: 256 << 10, 10 << 30: 2560 << 10,
+	} {
+		got := sliceSize(size)
+		if got != want || (size+got-1)/got > writeOutSlices {
+			t.Errorf("sliceSize(%d) = %d (%d slices); want %d, at most %d slices", size, got, (size+got-1)/got, want, writeOutSlices)
+		}
+	}
+}
