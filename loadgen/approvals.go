@@ -224,14 +224,10 @@ func RunApprovals(ctx context.Context, cfg ApprovalsConfig) (ApprovalsReport, er
 	if err != nil {
 		return ApprovalsReport{}, err
 	}
-	rep := ApprovalsReport{URL: target, Service: cfg.Service, Action: cfg.Action, Connections: cfg.Connections,
+	rep := ApprovalsReport{URL: target.String(), Service: cfg.Service, Action: cfg.Action, Connections: cfg.Connections,
 		OfferedPerSecond: cfg.Rate, WarmupSeconds: cfg.Warmup.Seconds(), MeasuredSeconds: (cfg.Duration - cfg.Warmup).Seconds()}
 
-	u, err := url.Parse(target)
-	if err != nil {
-		return ApprovalsReport{}, fmt.Errorf("loadgen: %w", err)
-	}
-	r := newApprovalsRun(cfg, u)
+	r := newApprovalsRun(cfg, target)
 	if err := r.preflight(ctx); err != nil {
 		return rep, err
 	}
@@ -568,7 +564,7 @@ func (r *approvalsRun) progress(start time.Time, done <-chan struct{}) {
 
 // approvalsURL turns a base URL (or a bare host:port) into the approvals
 // endpoint.
-func approvalsURL(base string) (string, error) {
+func approvalsURL(base string) (*url.URL, error) {
 	return endpointURL(base, "/api/v1/approvals", "day2's API, such as http://127.0.0.1:8080")
 }
 

@@ -379,8 +379,8 @@ func TestApprovalsURL(t *testing.T) {
 		{"https://day2.example.com/day2/api/v1/approvals?x=1", "https://day2.example.com/day2/api/v1/approvals"},
 	}
 	for _, tt := range tests {
-		if got, err := approvalsURL(tt.in); err != nil || got != tt.want {
-			t.Errorf("approvalsURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		if got, err := approvalsURL(tt.in); err != nil || got.String() != tt.want {
+			t.Errorf("approvalsURL(%q) = %v, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }

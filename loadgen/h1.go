@@ -238,8 +238,11 @@ func (h *h1Conn) readChunked() error {
 		if _, err := io.ReadFull(h.r, h.ans[start:]); err != nil {
 			return err
 		}
-		if line, err := h.line(); err != nil || len(line) != 0 {
-			return cmpErr(err, fmt.Errorf("%w: no line end after a chunk", errMalformed))
+		if line, err = h.line(); err != nil {
+			return err
+		}
+		if len(line) != 0 {
+			return fmt.Errorf("%w: no line end after a chunk", errMalformed)
 		}
 	}
 }
@@ -255,13 +258,6 @@ func (h *h1Conn) line() ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(line[:len(line)-1], []byte("\r")), nil
-}
-
-func cmpErr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }
 
 // asciiEqualFold reports whether b equals the lower-case ASCII s, ignoring

@@ -486,29 +486,33 @@ func snippet(b []byte) string {
 // tracesURL turns a base URL (or a bare host:port, or a full /v1/traces URL) into
 // the traces endpoint.
 func tracesURL(base string) (string, error) {
-	return endpointURL(base, "/v1/traces", "day2's OTLP/HTTP receiver, such as http://127.0.0.1:4318")
+	u, err := endpointURL(base, "/v1/traces", "day2's OTLP/HTTP receiver, such as http://127.0.0.1:4318")
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
 }
 
 // endpointURL turns a base URL, a bare host:port, or the endpoint's own URL
 // into the URL of the endpoint at path; what describes the base URL expected.
-func endpointURL(base, path, what string) (string, error) {
+func endpointURL(base, path, what string) (*url.URL, error) {
 	e := strings.TrimSpace(base)
 	if e == "" {
-		return "", errors.New("loadgen: no URL: give the base URL of " + what)
+		return nil, errors.New("loadgen: no URL: give the base URL of " + what)
 	}
 	if !strings.Contains(e, "://") {
 		e = "http://" + e
 	}
 	u, err := url.Parse(e)
 	if err != nil {
-		return "", fmt.Errorf("loadgen: %q is not a URL: %w", base, err)
+		return nil, fmt.Errorf("loadgen: %q is not a URL: %w", base, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("loadgen: %q is not an http(s) URL with a host", base)
+		return nil, fmt.Errorf("loadgen: %q is not an http(s) URL with a host", base)
 	}
 	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), path) + path
 	u.RawQuery, u.Fragment = "", ""
-	return u.String(), nil
+	return u, nil
 }
 
 // preflight posts an empty export so that a wrong URL or token fails before the
