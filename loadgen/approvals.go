@@ -289,7 +289,6 @@ type slot struct {
 type approvalsRun struct {
 	cfg    ApprovalsConfig
 	target *url.URL
-	url    string
 	runID  string
 	// prefix and infix are the constant parts of every body, around the
 	// request number.
@@ -329,7 +328,6 @@ func newApprovalsRun(cfg ApprovalsConfig, target *url.URL) *approvalsRun {
 	r := &approvalsRun{
 		cfg:      cfg,
 		target:   target,
-		url:      target.String(),
 		runID:    strconv.FormatUint(rand.Uint64(), 36),
 		slots:    slotsBefore(cfg.Duration, cfg.Rate),
 		warmup:   slotsBefore(cfg.Warmup, cfg.Rate),
@@ -406,14 +404,14 @@ func (r *approvalsRun) preflight(ctx context.Context) error {
 	case class == "":
 		return nil
 	case class == "no answer":
-		return fmt.Errorf("loadgen: cannot reach %s (is day2 running and is this its --http address?): %s", r.url, detail)
+		return fmt.Errorf("loadgen: cannot reach %s (is day2 running and is this its --http address?): %s", r.target, detail)
 	case class == "HTTP 401" || class == "HTTP 403":
 		if r.cfg.Token == "" {
-			return fmt.Errorf("loadgen: %s refused a request without a token (%s): give a token with the ingest or operate scope", r.url, detail)
+			return fmt.Errorf("loadgen: %s refused a request without a token (%s): give a token with the ingest or operate scope", r.target, detail)
 		}
-		return fmt.Errorf("loadgen: %s refused the token (%s): check that it is valid and has the ingest or operate scope", r.url, detail)
+		return fmt.Errorf("loadgen: %s refused the token (%s): check that it is valid and has the ingest or operate scope", r.target, detail)
 	case class == "HTTP 404" || class == "HTTP 405":
-		return fmt.Errorf("loadgen: %s answered %s: this is not day2's API (give the address of day2's --http listener)", r.url, class)
+		return fmt.Errorf("loadgen: %s answered %s: this is not day2's API (give the address of day2's --http listener)", r.target, class)
 	case strings.HasPrefix(class, "HTTP 200 ") || strings.HasPrefix(class, "HTTP 201 "):
 		return fmt.Errorf("loadgen: a request for service %q, action %q was not approved at once (%s): day2 needs an ApprovalPolicy for the service with the rule {action: %s, tier: 0}",
 			r.cfg.Service, r.cfg.Action, detail, r.cfg.Action)
