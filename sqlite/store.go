@@ -175,6 +175,11 @@ func (s *Store) dsn(write bool) string {
 		// copying WAL pages into the database never delays a commit.
 		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
+		// WAL frames reach the file in one write per commit, not two per
+		// frame (see walgather.go).
+		if gatherVFSReady() {
+			q.Set("vfs", gatherVFSName)
+		}
 	} else {
 		q.Add("_pragma", "query_only(1)")
 		q.Add("_pragma", "cache_size(-16384)")

@@ -1,0 +1,189 @@
+//go:build linux && (amd64 || arm64)
+
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"modernc.org/libc"
+)
+
+// openGathered opens path for writing through the gathering VFS, with the
+// given synchronous level, and creates table t.
+func openGathered(t *testing.T, path, synchronous string) *sql.DB {
+	t.Helper()
+	if !gatherVFSReady() {
+		t.Fatal("the gathering VFS did not register")
+	}
+	db, err := sql.Open("sqlite", path+"?vfs="+gatherVFSName+"&_journal_mode=WAL&_pragma=synchronous("+synchronous+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// insertRows inserts n rows of 500 bytes in one transaction, the first with id
+// from.
+func insertRows(t *testing.T, db *sql.DB, from, n int) {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := from; i < from+n; i++ {
+		if _, err := tx.Exec("INSERT INTO t (id, v) VALUES (?, ?)", i, strings.Repeat(fmt.Sprint(i%10), 500)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGatherOneWritePerCommit: a commit of many WAL frames reaches the file in
+// one write; a transaction larger than what is gathered, in several.
+func TestGatherOneWritePerCommit(t *testing.T) {
+	db := openGathered(t, filepath.Join(t.TempDir(), "g.db"), "FULL")
+	writes, flushes := gatherWrites.Load(), gatherFlushes.Load()
+	insertRows(t, db, 0, 40) // 20 KB of rows: about 6 pages, 12 frame writes
+	w, f := gatherWrites.Load()-writes, gatherFlushes.Load()-flushes
+	if w < 8 || f != 1 {
+		t.Errorf("a commit of 40 rows: %d WAL writes reached the file in %d writes; want 8 or more in 1", w, f)
+	}
+
+	writes, flushes = gatherWrites.Load(), gatherFlushes.Load()
+	insertRows(t, db, 1000, 2000) // about 1 MB
+	w, f = gatherWrites.Load()-writes, gatherFlushes.Load()-flushes
+	if min := int64(1<<20) / gatherSize; f < min || f > 3*min || w < 10*f {
+		t.Errorf("a commit of 1 MB: %d WAL writes reached the file in %d writes; want %d to %d, each of several",
+			w, f, min, 3*min)
+	}
+}
+
+// TestGatherCommitIsInTheFile copies the database and its WAL after every
+// commit, as a crash of the process would leave them, and opens the copy: each
+// commit is in it. Meanwhile the unix VFS's sync of the WAL checks that
+// nothing is left gathered when it runs: what is written after the sync is not
+// durable.
+func TestGatherCommitIsInTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g.db")
+	db := openGathered(t, path, "FULL")
+	var syncs, early atomic.Int64
+	sync := unixWALM.FxSync
+	checkSync := func(tls *libc.TLS, pFile uintptr, flags int32) int32 {
+		syncs.Add(1)
+		gatherMu.Lock()
+		w := walFiles[pFile]
+		gatherMu.Unlock()
+		if w.n != 0 { // w.mu is held by walSync, on this goroutine
+			early.Add(1)
+		}
+		return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{sync})))(tls, pFile, flags)
+	}
+	*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&unixWALM.FxSync)) = checkSync
+	defer func() { unixWALM.FxSync = sync }()
+
+	for round := 1; round <= 5; round++ {
+		insertRows(t, db, round*100, 30)
+		crash := filepath.Join(t.TempDir(), "copy.db")
+		for _, suffix := range []string{"", "-wal"} {
+			copyFile(t, path+suffix, crash+suffix)
+		}
+		c, err := sql.Open("sqlite", crash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := c.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != round*30 {
+			t.Errorf("after commit %d the copy holds %d rows (%v); want %d", round, n, err, round*30)
+		}
+		c.Close()
+	}
+	if syncs.Load() < 5 || early.Load() != 0 {
+		t.Errorf("%d of %d syncs of the WAL ran with frames still gathered; want none of 5 or more", early.Load(), syncs.Load())
+	}
+}
+
+// TestGatherReadersNeverSeeUnwrittenFrames runs the writer without syncs at
+// commit (synchronous=OFF), so that only the barrier before SQLite publishes
+// new frames writes them out, and reads from another connection through the
+// unix VFS after every commit.
+func TestGatherReadersNeverSeeUnwrittenFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	db := openGathered(t, path, "OFF")
+	r, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for round := 1; round <= 50; round++ {
+		insertRows(t, db, round*100, 10)
+		var n int
+		var sum int64
+		if err := r.QueryRow("SELECT count(*), sum(length(v)) FROM t").Scan(&n, &sum); err != nil || n != round*10 || sum != int64(n)*500 {
+			t.Fatalf("after commit %d a reader sees %d rows of %d bytes (%v); want %d of %d", round, n, sum, err, round*10, round*10*500)
+		}
+	}
+}
+
+// TestGatherCheckpointAndRestart: the WAL is checkpointed and started over
+// while the writer goes on; every row survives a close and a reopen.
+func TestGatherCheckpointAndRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	db := openGathered(t, path, "FULL")
+	for round := 1; round <= 20; round++ {
+		insertRows(t, db, round*100, 20)
+		if round%5 == 0 {
+			if _, err := db.Exec("PRAGMA wal_checkpoint(RESTART)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db.Close()
+	again, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var n int
+	var check string
+	if err := again.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 400 {
+		t.Errorf("reopened: %d rows (%v); want 400", n, err)
+	}
+	if err := again.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check: %q, %v", check, err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
