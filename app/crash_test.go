@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -41,7 +42,7 @@ type serveProc struct {
 	log *bytes.Buffer
 }
 
-func startServe(t *testing.T, bin, dataDir string) *serveProc {
+func startServe(t *testing.T, bin, dataDir string, args ...string) *serveProc {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +51,8 @@ func startServe(t *testing.T, bin, dataDir string) *serveProc {
 	addr := ln.Addr().String()
 	ln.Close()
 	p := &serveProc{url: "http://" + addr, log: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, "serve", "--data", dataDir, "--http", addr, "--otlp-http", "", "--otlp-grpc", "", "--log-level", "warn")
+	p.cmd = exec.Command(bin, append([]string{"serve", "--data", dataDir, "--http", addr, "--otlp-http", "", "--otlp-grpc", "",
+		"--log-level", "warn"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -208,3 +210,125 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 }
 
 func hexID(id [16]byte) string { return fmt.Sprintf("%x", id) }
+
+// TestKillNineLosesNoApproval kills a real `day2 serve` with SIGKILL while
+// agents ask for Tier 0 and Tier 1 approvals, restarts it on the same data
+// directory, and checks that every request answered before the kill is there
+// in the state it was answered with, with its audit entry.
+func TestKillNineLosesNoApproval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the day2 binary")
+	}
+	bin, err := buildDay2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir, configDir := t.TempDir(), t.TempDir()
+	policy := `apiVersion: day2/v1
+kind: ApprovalPolicy
+metadata: {name: crash}
+spec:
+  service: crash-agent
+  rules:
+    - {action: lookup_vendor, tier: 0}
+    - {action: pay_invoice, tier: 1}
+  approvers:
+    tier1: {groups: [ops]}
+    tier2: {groups: [manager]}
+`
+	if err := os.WriteFile(filepath.Join(configDir, "policy.yaml"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, bin, dataDir, "--config", configDir)
+
+	type answered struct{ id, state string }
+	var (
+		mu    sync.Mutex
+		acked []answered
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				action := "lookup_vendor"
+				if n%4 == 3 {
+					action = "pay_invoice"
+				}
+				body := fmt.Sprintf(`{"service": "crash-agent", "environment": "prod", "action": %q,
+					"context": {"confidence": 0.5}, "idempotency_key": "crash-%d-%d"}`, action, w, n)
+				resp, err := client.Post(srv.url+"/api/v1/approvals", "application/json", bytes.NewReader([]byte(body)))
+				if err != nil {
+					continue // the server is gone: this request was never answered
+				}
+				var got struct{ ID, State string }
+				ok := resp.StatusCode == http.StatusCreated && json.NewDecoder(resp.Body).Decode(&got) == nil
+				resp.Body.Close()
+				if ok {
+					mu.Lock()
+					acked = append(acked, answered{got.ID, got.State})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 1000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.cmd.Wait()
+	cancel()
+	wg.Wait()
+
+	mu.Lock()
+	all := append([]answered(nil), acked...)
+	mu.Unlock()
+	if len(all) == 0 {
+		t.Fatalf("no request was answered before the kill; log:\n%s", srv.log)
+	}
+	t.Logf("%d approval requests answered before SIGKILL", len(all))
+
+	again := startServe(t, bin, dataDir, "--config", configDir)
+	states := map[string]int{}
+	for _, a := range all {
+		states[a.state]++
+		resp, err := http.Get(again.url + "/api/v1/approvals/" + a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ State string }
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			t.Fatalf("approval %s (answered %s) is missing after kill -9: %s", a.id, a.state, resp.Status)
+		}
+		decodeJSON(t, resp, &got)
+		if got.State != a.state {
+			t.Errorf("approval %s was answered %s, and is %s after kill -9", a.id, a.state, got.State)
+		}
+		resp, err = http.Get(again.url + "/api/v1/audit?action=approval.request&target=approval/" + a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var audit struct{ Entries []struct{ Target string } }
+		decodeJSON(t, resp, &audit)
+		if len(audit.Entries) != 1 {
+			t.Errorf("approval %s has %d approval.request audit entries after kill -9, want 1", a.id, len(audit.Entries))
+		}
+	}
+	if states["approved"] == 0 || states["pending"] == 0 {
+		t.Errorf("answers before the kill: %v; want both approved (Tier 0) and pending (Tier 1)", states)
+	}
+}
