@@ -406,7 +406,7 @@ func (s *Store) checkpoint() error {
 	// Commits went on during that sync (tens of milliseconds under load):
 	// one more PASSIVE round, and its pages synced, leaves the RESTART the
 	// frames of a few milliseconds (it held commits for 5-9 ms at 4,000
-	// approvals/s without this round, 2-3 ms with it).
+	// approvals/s without this round, 2-4 ms with it).
 	if _, err := run("PASSIVE"); err != nil {
 		return err
 	}

@@ -208,49 +208,49 @@ func walWrite(tls *libc.TLS, pFile uintptr, zBuf uintptr, iAmt int32, iOfst int6
 	return sqlite3.SQLITE_OK
 }
 
-func walRead(tls *libc.TLS, pFile uintptr, zBuf uintptr, iAmt int32, iOfst int64) int32 {
+// flushFirst writes out what pFile holds gathered and then runs method, the
+// unix VFS's own, with the file locked: every method but xWrite sees the file
+// as SQLite wrote it. With synchronous=FULL only the sync, the barrier and a
+// read of a page spilled to the WAL before its commit find frames gathered
+// (TestGatherTransactionLargerThanTheCache); the others flush for the same
+// reason, should SQLite ever call them with frames pending.
+func flushFirst(tls *libc.TLS, pFile uintptr, method func() int32) int32 {
 	w := walFile(pFile)
 	defer w.mu.Unlock()
 	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxRead})))(tls, pFile, zBuf, iAmt, iOfst)
+	return method()
+}
+
+func walRead(tls *libc.TLS, pFile uintptr, zBuf uintptr, iAmt int32, iOfst int64) int32 {
+	return flushFirst(tls, pFile, func() int32 {
+		return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxRead})))(tls, pFile, zBuf, iAmt, iOfst)
+	})
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
-	w := walFile(pFile)
-	defer w.mu.Unlock()
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
-		return rc
-	}
-	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxSync})))(tls, pFile, flags)
+	return flushFirst(tls, pFile, func() int32 {
+		return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxSync})))(tls, pFile, flags)
+	})
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
-	w := walFile(pFile)
-	defer w.mu.Unlock()
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
-		return rc
-	}
-	return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxTruncate})))(tls, pFile, size)
+	return flushFirst(tls, pFile, func() int32 {
+		return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxTruncate})))(tls, pFile, size)
+	})
 }
 
 func walFileSize(tls *libc.TLS, pFile uintptr, pSize uintptr) int32 {
-	w := walFile(pFile)
-	defer w.mu.Unlock()
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
-		return rc
-	}
-	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxFileSize})))(tls, pFile, pSize)
+	return flushFirst(tls, pFile, func() int32 {
+		return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxFileSize})))(tls, pFile, pSize)
+	})
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
-	w := walFile(pFile)
-	defer w.mu.Unlock()
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
-		return rc
-	}
-	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxFileControl})))(tls, pFile, op, pArg)
+	return flushFirst(tls, pFile, func() int32 {
+		return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxFileControl})))(tls, pFile, op, pArg)
+	})
 }
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {

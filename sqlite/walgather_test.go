@@ -140,6 +140,43 @@ func TestGatherReadersNeverSeeUnwrittenFrames(t *testing.T) {
 	}
 }
 
+// TestGatherTransactionLargerThanTheCache runs one transaction of about 250
+// pages through a page cache of 10: SQLite spills pages to the WAL before the
+// commit and reads them back from it while the transaction goes on, often
+// while they are still gathered.
+func TestGatherTransactionLargerThanTheCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	db := openGathered(t, path, "FULL")
+	if _, err := db.Exec("PRAGMA cache_size = 10"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2000; i++ {
+		if _, err := tx.Exec("INSERT INTO t (id, v) VALUES (?, ?)", i, strings.Repeat(fmt.Sprint(i%10), 500)); err != nil {
+			t.Fatal(err)
+		}
+		if i%7 == 6 { // touch an earlier row again: its page was spilled long ago
+			if _, err := tx.Exec("UPDATE t SET v = v || 'x' WHERE id = ?", i/2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var n, sum int64
+	if err := tx.QueryRow("SELECT count(*), sum(length(v)) FROM t").Scan(&n, &sum); err != nil || n != 2000 || sum != 2000*500+2000/7 {
+		t.Fatalf("inside the transaction: %d rows of %d bytes (%v); want 2000 of %d", n, sum, err, 2000*500+2000/7)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var check string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check: %q, %v", check, err)
+	}
+}
+
 // TestGatherCheckpointAndRestart: the WAL is checkpointed and started over
 // while the writer goes on; every row survives a close and a reopen.
 func TestGatherCheckpointAndRestart(t *testing.T) {
