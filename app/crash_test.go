@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,42 +39,6 @@ type serveProc struct {
 	cmd *exec.Cmd
 	url string
 	log *bytes.Buffer
-}
-
-func startServe(t *testing.T, bin, dataDir string, args ...string) *serveProc {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := &serveProc{url: "http://" + addr, log: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--data", dataDir, "--http", addr, "--otlp-http", "", "--otlp-grpc", "",
-		"--log-level", "warn"}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("day2 serve did not become ready; log:\n%s", p.log)
-	return nil
 }
 
 // batch builds an OTLP protobuf request of tasks with distinct trace ids derived
@@ -126,7 +89,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	srv := startServe(t, bin, dataDir)
+	srv := startServeWith(t, bin, "--data", dataDir)
 
 	var (
 		mu    sync.Mutex
@@ -159,20 +122,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 		}()
 	}
 	// Let the senders get going, then kill the server mid-stream.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 2000 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.cmd.Wait()
+	killWhen(t, srv, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 2000 })
 	cancel()
 	wg.Wait()
 
@@ -184,7 +134,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d tasks (%d spans) acknowledged before SIGKILL", len(ids), 3*len(ids))
 
-	again := startServe(t, bin, dataDir)
+	again := startServeWith(t, bin, "--data", dataDir)
 	missing := 0
 	for _, id := range ids {
 		var task struct {
@@ -207,6 +157,25 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d acknowledged tasks are missing after kill -9", missing, len(ids))
 	}
+}
+
+// killWhen kills srv once enough reports true, or after 30 s (the test then
+// checks whatever was answered).
+func killWhen(t *testing.T, srv *serveProc, enough func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !enough() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	killNine(t, srv)
+}
+
+// killNine kills srv with SIGKILL and waits for it to exit.
+func killNine(t *testing.T, srv *serveProc) {
+	t.Helper()
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.cmd.Wait()
 }
 
 func hexID(id [16]byte) string { return fmt.Sprintf("%x", id) }
@@ -239,7 +208,7 @@ spec:
 	if err := os.WriteFile(filepath.Join(configDir, "policy.yaml"), []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServe(t, bin, dataDir, "--config", configDir)
+	srv := startServeWith(t, bin, "--data", dataDir, "--config", configDir)
 
 	type answered struct{ id, state string }
 	var (
@@ -276,20 +245,7 @@ spec:
 			}
 		}()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 1000 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.cmd.Wait()
+	killWhen(t, srv, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 1000 })
 	cancel()
 	wg.Wait()
 
@@ -301,7 +257,7 @@ spec:
 	}
 	t.Logf("%d approval requests answered before SIGKILL", len(all))
 
-	again := startServe(t, bin, dataDir, "--config", configDir)
+	again := startServeWith(t, bin, "--data", dataDir, "--config", configDir)
 	states := map[string]int{}
 	for _, a := range all {
 		states[a.state]++

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,10 +151,7 @@ func outboxSurvivesKill(t *testing.T, bin string, store ...string) {
 		t.Fatalf("before the kill the outbox is %v, want billing-agent sending and refund-agent not done", states)
 	}
 
-	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.cmd.Wait()
+	killNine(t, srv)
 	hook.setRespond(nil) // the receiver recovers
 	again := startServeWith(t, bin, flags...)
 
