@@ -47,6 +47,9 @@ type ApprovalsConfig struct {
 	// before the run stops because the server cannot keep up. Zero means one
 	// second's worth at Rate.
 	MaxBacklog int
+	// PID, if set, is the day2 process whose CPU time over the run is
+	// reported, in all and per request (Linux only).
+	PID int
 	// Out receives progress lines; nil discards them.
 	Out io.Writer
 }
@@ -142,6 +145,14 @@ type ApprovalsReport struct {
 	// ClientCPUSeconds is the user and system CPU time of this process during
 	// the run (zero where the system does not tell).
 	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
+	// ServerCPUSeconds is the user and system CPU time of the process
+	// ApprovalsConfig.PID names during the run, warmup included, and
+	// ServerCPUPerRequestUS that time in microseconds over every request sent.
+	// It varies less from run to run than the latencies do, so it is what to
+	// compare builds by (docs/benchmarks.md).
+	ServerPID             int     `json:"server_pid,omitempty"`
+	ServerCPUSeconds      float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerRequestUS float64 `json:"server_cpu_per_request_us,omitempty"`
 	// GoalMet says whether the run completed with GoalApprovedPerSecond
 	// approvals per second at a p99 latency under GoalP99.
 	GoalMet bool `json:"goal_met"`
@@ -189,6 +200,9 @@ func (r ApprovalsReport) Print(w io.Writer) {
 	if r.ClientCPUSeconds > 0 {
 		fmt.Fprintf(w, "  client CPU  %.1f s (%.2f cores)\n", r.ClientCPUSeconds, r.ClientCPUSeconds/(r.WarmupSeconds+r.MeasuredSeconds))
 	}
+	if r.ServerCPUSeconds > 0 {
+		fmt.Fprintf(w, "  server CPU  %.1f s, %.0f µs per request (pid %d)\n", r.ServerCPUSeconds, r.ServerCPUPerRequestUS, r.ServerPID)
+	}
 	met := "not met"
 	if r.GoalMet {
 		met = "met"
@@ -231,10 +245,26 @@ func RunApprovals(ctx context.Context, cfg ApprovalsConfig) (ApprovalsReport, er
 	if err := r.preflight(ctx); err != nil {
 		return rep, err
 	}
+	// The server's CPU time is left out of the report where it cannot be read.
+	var server0 time.Duration
+	var serverErr error
+	if cfg.PID != 0 {
+		if server0, serverErr = processCPU(cfg.PID); serverErr != nil {
+			fmt.Fprintf(cfg.Out, "bench: no server CPU time in the report: %v\n", serverErr)
+		}
+	}
 	cpu0, cpuOK := cpuTime()
 	r.run(ctx)
 	if cpu1, ok := cpuTime(); ok && cpuOK {
 		rep.ClientCPUSeconds = (cpu1 - cpu0).Seconds()
+	}
+	if cfg.PID != 0 && serverErr == nil {
+		if server1, err := processCPU(cfg.PID); err != nil {
+			fmt.Fprintf(cfg.Out, "bench: no server CPU time in the report: %v\n", err)
+		} else if sent := r.sent.Load() + r.warmupSent.Load(); sent > 0 {
+			rep.ServerPID, rep.ServerCPUSeconds = cfg.PID, (server1 - server0).Seconds()
+			rep.ServerCPUPerRequestUS = rep.ServerCPUSeconds * 1e6 / float64(sent)
+		}
 	}
 
 	rep.Requests = r.sent.Load()

@@ -8,6 +8,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +121,7 @@ func TestRunApprovalsOffersTheRate(t *testing.T) {
 	defer srv.Close()
 	cfg := approvalsConfig(srv.URL)
 	cfg.Token = "t0ken"
+	cfg.PID = os.Getpid() // the server is in this process
 	var out bytes.Buffer
 	cfg.Out = &out
 	rep, err := RunApprovals(context.Background(), cfg)
@@ -126,6 +129,16 @@ func TestRunApprovalsOffersTheRate(t *testing.T) {
 		t.Fatalf("RunApprovals: %v", err)
 	}
 	api.check(t)
+	if runtime.GOOS == "linux" {
+		var printedRep bytes.Buffer
+		rep.Print(&printedRep)
+		if rep.ServerPID != cfg.PID || rep.ServerCPUSeconds <= 0 ||
+			math.Abs(rep.ServerCPUPerRequestUS-rep.ServerCPUSeconds*1e6/500) > 1e-6 ||
+			!strings.Contains(printedRep.String(), "µs per request") {
+			t.Errorf("server pid %d, %g s of CPU, %g µs per request; want pid %d, some CPU time over 500 requests, printed",
+				rep.ServerPID, rep.ServerCPUSeconds, rep.ServerCPUPerRequestUS, cfg.PID)
+		}
+	}
 	// Slot i is due at i/500 s: 100 in the warmup, 400 after it.
 	if rep.Requests != 400 || rep.Approved != 400 || rep.Errors != 0 || rep.WarmupRequests != 100 || rep.WarmupErrors != 0 || rep.CutOff != 0 {
 		t.Errorf("report: %d requests, %d approved, %d errors, %d warmup, %d warmup errors, %d cut off; want 400, 400, 0, 100, 0, 0",

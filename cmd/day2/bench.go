@@ -152,8 +152,8 @@ it stopped early or more than 0.1% of the requests failed, 2 on bad flags.`,
 					return err
 				}
 				defer srv.stop()
-				server = srv.url
-				fmt.Fprintf(cmd.ErrOrStderr(), "started day2 serve (pid %d) at %s, store %s\n", srv.cmd.Process.Pid, server, srv.dir)
+				server, cfg.PID = srv.url, srv.cmd.Process.Pid
+				fmt.Fprintf(cmd.ErrOrStderr(), "started day2 serve (pid %d) at %s, store %s\n", cfg.PID, server, srv.dir)
 			}
 			cfg.URL = server
 			rep, runErr := loadgen.RunApprovals(ctx, cfg)
