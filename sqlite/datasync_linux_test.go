@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestWriteOutPaced writes out a file of several slices plus a partial one,
@@ -43,4 +46,60 @@ func TestSliceSize(t *testing.T) {
 			t.Errorf("sliceSize(%d) = %d (%d slices); want %d, at most %d slices", size, got, (size+got-1)/got, want, writeOutSlices)
 		}
 	}
+}
+
+// BenchmarkWriteSync writes a commit's worth of WAL pages and syncs them, as a
+// commit does: what the system charges for it in CPU shows as cpu-µs/op
+// (docs/benchmarks.md, sixth session). go test -run x -bench WriteSync ./sqlite
+func BenchmarkWriteSync(b *testing.B) {
+	for _, pages := range []int{1, 18} {
+		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, pages*4120)
+			cpu0 := processCPU(b)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := f.WriteAt(buf, int64(i%64)*int64(len(buf))); err != nil {
+					b.Fatal(err)
+				}
+				if err := datasync(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// BenchmarkPwrite writes a frame's page and a commit's 18 frames at once into
+// the page cache: the system call that gathering WAL writes saves.
+func BenchmarkPwrite(b *testing.B) {
+	for _, size := range []int{4096, 18 * 4120} {
+		b.Run(fmt.Sprintf("bytes=%d", size), func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, size)
+			for i := 0; b.Loop(); i++ {
+				if _, err := f.WriteAt(buf, int64(i%64)*int64(size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// processCPU returns the user and system CPU time of this process.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
