@@ -1,6 +1,9 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // FlushIDs runs an index flush now, for tests.
 func (s *Store) FlushIDs(ctx context.Context) error {
@@ -18,3 +21,6 @@ func (s *Store) RecentIDs() int {
 
 // Checkpoint runs a checkpoint now, for tests.
 func (s *Store) Checkpoint() error { return s.checkpoint() }
+
+// LastCheckpointHold returns how long the last checkpoint held commits.
+func (s *Store) LastCheckpointHold() time.Duration { return time.Duration(s.lastHold.Load()) }

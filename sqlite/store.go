@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
@@ -88,7 +89,10 @@ type Store struct {
 
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
-	stopOnce        sync.Once
+	// lastHold is how long the last checkpoint held commits, in nanoseconds
+	// (0 when it took no RESTART).
+	lastHold atomic.Int64
+	stopOnce sync.Once
 
 	lookup, putMany, putOne, upsertVersion, dropVersion, purge *sql.Stmt
 	lookupByID                                                 *sql.Stmt
@@ -369,6 +373,7 @@ func (s *Store) checkpointLoop() {
 // snapshots. When the rounds do not get there (heavy ingest), the WAL starts
 // over only once it is longer than walRestartFrames.
 func (s *Store) checkpoint() error {
+	s.lastHold.Store(0)
 	run := func(mode string) (logFrames int, err error) {
 		var busy, done int
 		if err := s.cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
@@ -418,7 +423,10 @@ func (s *Store) checkpoint() error {
 	if s.closed {
 		return nil
 	}
-	_, err := run("RESTART")
+	held := time.Now()
+	frames, err := run("RESTART")
+	s.lastHold.Store(int64(time.Since(held)))
+	s.log.Debug("sqlite: checkpoint", "path", s.path, "frames", frames, "commits_held", time.Duration(s.lastHold.Load()))
 	return err
 }
 
