@@ -423,10 +423,11 @@ func (s *Store) checkpoint() error {
 	if s.closed {
 		return nil
 	}
-	held := time.Now()
+	start := time.Now()
 	frames, err := run("RESTART")
-	s.lastHold.Store(int64(time.Since(held)))
-	s.log.Debug("sqlite: checkpoint", "path", s.path, "frames", frames, "commits_held", time.Duration(s.lastHold.Load()))
+	held := time.Since(start)
+	s.lastHold.Store(int64(held))
+	s.log.Debug("sqlite: checkpoint", "path", s.path, "frames", frames, "commits_held", held)
 	return err
 }
 
