@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,40 +96,36 @@ func (s *Store) recordCommitter() {
 	}
 }
 
-// recordStmts are the prepared statements of record writes, on the write
-// connection: a batch runs a few statements per record, and parsing them anew
-// for each would cost more than running them.
-type recordStmts struct {
-	rev, holder, insert, update, lastAudit, insertAudit *sql.Stmt
+// recordQueries are the statements of record writes, prepared once on the
+// write connection (see inDriverTx): a batch runs a few statements per record,
+// and parsing them anew for each would cost more than running them.
+var recordQueries = []string{
+	recRev:    "SELECT rev, created_at FROM records WHERE kind = ? AND id = ?",
+	recHolder: "SELECT id FROM records WHERE kind = ? AND key = ? AND key <> ''",
+	recInsert: `INSERT INTO records (kind, id, key, service, state, due, body, rev, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING`,
+	recUpdate: `UPDATE records SET key = ?, service = ?, state = ?, due = ?, body = ?, rev = rev + 1, updated_at = ?
+		WHERE kind = ? AND id = ?`,
+	recLastAudit:   "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+	recInsertAudit: "INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 }
 
-func prepareRecordStmts(ctx context.Context, db *sql.DB) (recordStmts, error) {
-	var st recordStmts
-	err := prepareAll(ctx, db, []stmtQuery{
-		{&st.rev, "SELECT rev, created_at FROM records WHERE kind = ? AND id = ?"},
-		{&st.holder, "SELECT id FROM records WHERE kind = ? AND key = ? AND key <> ''"},
-		{&st.insert, `INSERT INTO records (kind, id, key, service, state, due, body, rev, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING`},
-		{&st.update, `UPDATE records SET key = ?, service = ?, state = ?, due = ?, body = ?, rev = rev + 1, updated_at = ?
-			WHERE kind = ? AND id = ?`},
-		{&st.lastAudit, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"},
-		{&st.insertAudit, `INSERT INTO audit_log (id, at, actor, action, target, reason, before, after, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-	})
-	return st, err
-}
-
-func (st recordStmts) all() []*sql.Stmt {
-	return []*sql.Stmt{st.rev, st.holder, st.insert, st.update, st.lastAudit, st.insertAudit}
-}
+// Indexes of recordQueries.
+const (
+	recRev = iota
+	recHolder
+	recInsert
+	recUpdate
+	recLastAudit
+	recInsertAudit
+)
 
 // recordTx is one batch's transaction: its statements and the tail of the
 // audit chain, kept in memory while the batch appends to it.
 type recordTx struct {
-	tx                                                  *sql.Tx
-	rev, holder, insert, update, lastAudit, insertAudit *sql.Stmt
-	auditID                                             int64
-	auditHash                                           string
+	stmts     []driver.Stmt // prepared recordQueries
+	auditID   int64
+	auditHash string
 }
 
 // commitRecords writes a batch in one transaction. A write rarely fails (a
@@ -146,11 +143,9 @@ func (s *Store) commitRecords(batch []*recordWrite) {
 	}
 	for len(todo) > 0 {
 		var failed *recordWrite
-		err := s.inWriteTx(context.Background(), "put records", func(tx *sql.Tx) error {
-			rt := &recordTx{tx: tx, rev: tx.Stmt(s.recStmts.rev), holder: tx.Stmt(s.recStmts.holder),
-				insert: tx.Stmt(s.recStmts.insert), update: tx.Stmt(s.recStmts.update),
-				lastAudit: tx.Stmt(s.recStmts.lastAudit), insertAudit: tx.Stmt(s.recStmts.insertAudit)}
-			err := rt.lastAudit.QueryRow().Scan(&rt.auditID, &rt.auditHash)
+		err := s.inDriverTx("put records", &s.recStmts, recordQueries, func(stmts []driver.Stmt) error {
+			rt := &recordTx{stmts: stmts}
+			err := stmtQueryRow(stmts[recLastAudit], nil, &rt.auditID, &rt.auditHash)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("read the last audit entry: %w", err)
 			}
@@ -205,7 +200,7 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 		var created int64
 		if r.Rev != 0 {
 			var stored int64
-			err := rt.rev.QueryRow(r.Kind, r.ID).Scan(&stored, &created)
+			err := stmtQueryRow(rt.stmts[recRev], []any{r.Kind, r.ID}, &stored, &created)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				return statestore.RecordMissing(r.Kind, r.ID)
@@ -225,11 +220,11 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 		}
 		due := dueNanos(r.Due)
 		if r.Rev == 0 {
-			res, err := rt.insert.Exec(r.Kind, r.ID, r.Key, r.Service, r.State, due, string(r.Body), ts, ts)
+			n, err := stmtExec(rt.stmts[recInsert], r.Kind, r.ID, r.Key, r.Service, r.State, due, string(r.Body), ts, ts)
 			if err != nil {
 				return fmt.Errorf("insert %s %s: %w", r.Kind, r.ID, err)
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if n == 0 {
 				if r.Key != "" {
 					if err := rt.keyFree(r); err != nil {
 						return err
@@ -239,7 +234,7 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 			}
 			r.Rev, r.CreatedAt = 1, statestore.Time(ts)
 		} else {
-			if _, err := rt.update.Exec(r.Key, r.Service, r.State, due, string(r.Body), ts, r.Kind, r.ID); err != nil {
+			if _, err := stmtExec(rt.stmts[recUpdate], r.Key, r.Service, r.State, due, string(r.Body), ts, r.Kind, r.ID); err != nil {
 				return fmt.Errorf("update %s %s: %w", r.Kind, r.ID, err)
 			}
 			r.Rev, r.CreatedAt = r.Rev+1, statestore.Time(created)
@@ -252,7 +247,7 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 	for i := range w.audit {
 		e := &w.audit[i]
 		statestore.Chain(e, rt.auditID, rt.auditHash)
-		if _, err := rt.insertAudit.Exec(e.ID, e.At.UnixNano(), e.Actor, e.Action, e.Target, e.Reason,
+		if _, err := stmtExec(rt.stmts[recInsertAudit], e.ID, e.At.UnixNano(), e.Actor, e.Action, e.Target, e.Reason,
 			jsonText(e.Before), jsonText(e.After), e.PrevHash, e.Hash); err != nil {
 			return fmt.Errorf("insert audit entry %d: %w", e.ID, err)
 		}
@@ -264,7 +259,7 @@ func (rt *recordTx) put(w *recordWrite, now time.Time) error {
 // keyFree returns a conflict if another record of r's kind holds r's key.
 func (rt *recordTx) keyFree(r *day2.Record) error {
 	var holder string
-	err := rt.holder.QueryRow(r.Kind, r.Key).Scan(&holder)
+	err := stmtQueryRow(rt.stmts[recHolder], []any{r.Kind, r.Key}, &holder)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil

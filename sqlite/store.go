@@ -112,7 +112,7 @@ type Store struct {
 	reads readStmts
 
 	// Record writes waiting for the group commit (see records.go).
-	recStmts  recordStmts
+	recStmts  driverStmts // recordQueries, guarded by mu
 	recMu     sync.Mutex
 	recQueue  []*recordWrite // guarded by recMu
 	recClosed bool           // guarded by recMu
@@ -252,9 +252,6 @@ func (s *Store) open(ctx context.Context, o options) error {
 	if s.rollup, err = prepareRollupStmts(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	if s.recStmts, err = prepareRecordStmts(ctx, s.wdb); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
 	s.recKick, s.recStop, s.recDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go s.recordCommitter()
 	if err := prepareAll(ctx, s.rdb, []stmtQuery{
@@ -295,12 +292,15 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range append([]*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows}, append(s.recStmts.all(), s.reads.all()...)...) {
+	for _, st := range append([]*sql.Stmt{s.lookup, s.lookupByID, s.putMany, s.putOne, s.upsertVersion, s.dropVersion, s.purge, s.rollupRows}, s.reads.all()...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
 	errs = append(errs, s.rollup.close())
+	if s.recStmts.conn != nil {
+		errs = append(errs, s.closeDriverStmts(&s.recStmts))
+	}
 	if s.cdb != nil {
 		errs = append(errs, s.cdb.Close())
 	}
