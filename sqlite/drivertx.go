@@ -116,7 +116,7 @@ func (s *Store) inDriverTx(what string, st *driverStmts, queries []string, fn fu
 			}
 			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
-		if err := tx.Commit(); err != nil {
+		if err := tx.Commit(); err != nil { // the driver ends a transaction its COMMIT left open
 			return fmt.Errorf("sqlite: %s: commit: %w", what, err)
 		}
 		return nil
