@@ -91,47 +91,20 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	dataDir := t.TempDir()
 	srv := startServeWith(t, bin, "--data", dataDir)
 
-	var (
-		mu    sync.Mutex
-		acked [][16]byte
-		seq   int
-	)
-	next := func() int { mu.Lock(); defer mu.Unlock(); seq++; return seq }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	client := &http.Client{Timeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				body, ids := batch(next()*1000, 50)
-				resp, err := client.Post(srv.url+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
-				if err != nil {
-					continue // the server is gone: this batch was never acknowledged
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					mu.Lock()
-					acked = append(acked, ids...)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
 	// Let the senders get going, then kill the server mid-stream.
-	killWhen(t, srv, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 2000 })
-	cancel()
-	wg.Wait()
-
-	mu.Lock()
-	ids := append([][16]byte(nil), acked...)
-	mu.Unlock()
-	if len(ids) == 0 {
-		t.Fatalf("no batch was acknowledged before the kill; log:\n%s", srv.log)
-	}
+	ids := sendUntilKilled(t, srv, 2000, func(client *http.Client, w, n int) [][16]byte {
+		body, ids := batch((n*4+w+1)*1000, 50)
+		resp, err := client.Post(srv.url+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+		if err != nil {
+			return nil // the server is gone: this batch was never acknowledged
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		return ids
+	})
 	t.Logf("%d tasks (%d spans) acknowledged before SIGKILL", len(ids), 3*len(ids))
 
 	again := startServeWith(t, bin, "--data", dataDir)
@@ -159,14 +132,42 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	}
 }
 
-// killWhen kills srv once enough reports true, or after 30 s (the test then
-// checks whatever was answered).
-func killWhen(t *testing.T, srv *serveProc, enough func() bool) {
+// sendUntilKilled runs four senders against srv until it has acknowledged
+// want items (or 30 s have passed), kills it with SIGKILL mid-stream, and
+// returns every item acknowledged before the kill, at least one. send makes
+// sender w's n-th request and returns what its answer acknowledged, nothing
+// when there was no answer or a refusal.
+func sendUntilKilled[T any](t *testing.T, srv *serveProc, want int, send func(client *http.Client, w, n int) []T) []T {
 	t.Helper()
+	var (
+		mu    sync.Mutex
+		acked []T
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	client := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for n := 0; ctx.Err() == nil; n++ {
+				if got := send(client, w, n); len(got) > 0 {
+					mu.Lock()
+					acked = append(acked, got...)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	enough := func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= want }
 	for deadline := time.Now().Add(30 * time.Second); !enough() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	killNine(t, srv)
+	cancel()
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatalf("nothing was acknowledged before the kill; log:\n%s", srv.log)
+	}
+	return acked
 }
 
 // killNine kills srv with SIGKILL and waits for it to exit.
@@ -211,50 +212,24 @@ spec:
 	srv := startServeWith(t, bin, "--data", dataDir, "--config", configDir)
 
 	type answered struct{ id, state string }
-	var (
-		mu    sync.Mutex
-		acked []answered
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	client := &http.Client{Timeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ctx.Err() == nil; n++ {
-				action := "lookup_vendor"
-				if n%4 == 3 {
-					action = "pay_invoice"
-				}
-				body := fmt.Sprintf(`{"service": "crash-agent", "environment": "prod", "action": %q,
-					"context": {"confidence": 0.5}, "idempotency_key": "crash-%d-%d"}`, action, w, n)
-				resp, err := client.Post(srv.url+"/api/v1/approvals", "application/json", bytes.NewReader([]byte(body)))
-				if err != nil {
-					continue // the server is gone: this request was never answered
-				}
-				var got struct{ ID, State string }
-				ok := resp.StatusCode == http.StatusCreated && json.NewDecoder(resp.Body).Decode(&got) == nil
-				resp.Body.Close()
-				if ok {
-					mu.Lock()
-					acked = append(acked, answered{got.ID, got.State})
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	killWhen(t, srv, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 1000 })
-	cancel()
-	wg.Wait()
-
-	mu.Lock()
-	all := append([]answered(nil), acked...)
-	mu.Unlock()
-	if len(all) == 0 {
-		t.Fatalf("no request was answered before the kill; log:\n%s", srv.log)
-	}
+	all := sendUntilKilled(t, srv, 1000, func(client *http.Client, w, n int) []answered {
+		action := "lookup_vendor"
+		if n%4 == 3 {
+			action = "pay_invoice"
+		}
+		body := fmt.Sprintf(`{"service": "crash-agent", "environment": "prod", "action": %q,
+			"context": {"confidence": 0.5}, "idempotency_key": "crash-%d-%d"}`, action, w, n)
+		resp, err := client.Post(srv.url+"/api/v1/approvals", "application/json", bytes.NewReader([]byte(body)))
+		if err != nil {
+			return nil // the server is gone: this request was never answered
+		}
+		defer resp.Body.Close()
+		var got struct{ ID, State string }
+		if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&got) != nil {
+			return nil
+		}
+		return []answered{{got.ID, got.State}}
+	})
 	t.Logf("%d approval requests answered before SIGKILL", len(all))
 
 	again := startServeWith(t, bin, "--data", dataDir, "--config", configDir)
