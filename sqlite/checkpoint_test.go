@@ -50,20 +50,7 @@ func TestCheckpointLetsTheWALStartOver(t *testing.T) {
 		return frames
 	}
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					write()
-				}
-			}
-		})
-	}
+	stop := writeConcurrently(write)
 	waitFor := func(k int64) {
 		for n.Load() < k {
 			time.Sleep(time.Millisecond)
@@ -80,8 +67,7 @@ func TestCheckpointLetsTheWALStartOver(t *testing.T) {
 	atCheckpoint := n.Load()
 	waitFor(atCheckpoint + 50)
 	after := walFrames()
-	close(stop)
-	wg.Wait()
+	stop()
 	if after*2 > before {
 		t.Errorf("the WAL was %d frames long after 500 writes, and %d frames 50 writes after a checkpoint at write %d; want it to have started over", before, after, atCheckpoint)
 	}
@@ -97,29 +83,17 @@ func BenchmarkCheckpointHold(b *testing.B) {
 	}
 	defer s.Close()
 	var n atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				// Approval-sized: a body of 900 bytes, a key, an audit entry of 300.
-				i := n.Add(1)
-				r := day2.Record{Kind: "approval", ID: fmt.Sprintf("ap_%08d", i), Key: fmt.Sprintf("key-%x", i*2654435761%1000003),
-					Body: fmt.Appendf(nil, `{"n": %d, "pad": %q}`, i, strings.Repeat("x", 880))}
-				e := day2.AuditEntry{Actor: "bench", Action: "approval.request", Target: "approval/" + r.ID,
-					After: fmt.Appendf(nil, `{"pad": %q}`, strings.Repeat("y", 300))}
-				if _, _, err := s.PutRecords(context.Background(), []day2.Record{r}, []day2.AuditEntry{e}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
+	stop := writeConcurrently(func() {
+		// Approval-sized: a body of 900 bytes, a key, an audit entry of 300.
+		i := n.Add(1)
+		r := day2.Record{Kind: "approval", ID: fmt.Sprintf("ap_%08d", i), Key: fmt.Sprintf("key-%x", i*2654435761%1000003),
+			Body: fmt.Appendf(nil, `{"n": %d, "pad": %q}`, i, strings.Repeat("x", 880))}
+		e := day2.AuditEntry{Actor: "bench", Action: "approval.request", Target: "approval/" + r.ID,
+			After: fmt.Appendf(nil, `{"pad": %q}`, strings.Repeat("y", 300))}
+		if _, _, err := s.PutRecords(context.Background(), []day2.Record{r}, []day2.AuditEntry{e}); err != nil {
+			b.Error(err)
+		}
+	})
 	var held time.Duration
 	for b.Loop() {
 		time.Sleep(500 * time.Millisecond)
@@ -128,8 +102,27 @@ func BenchmarkCheckpointHold(b *testing.B) {
 		}
 		held += s.LastCheckpointHold()
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	b.ReportMetric(float64(held.Microseconds())/1000/float64(b.N), "held-ms/op")
 	b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "writes/s")
+}
+
+// writeConcurrently calls write in a loop in four goroutines until the
+// returned stop is called; stop waits for them.
+func writeConcurrently(write func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					write()
+				}
+			}
+		})
+	}
+	return func() { close(done); wg.Wait() }
 }
