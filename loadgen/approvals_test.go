@@ -167,6 +167,29 @@ func TestRunApprovalsOffersTheRate(t *testing.T) {
 	}
 }
 
+// TestRunApprovalsWithoutServerCPU names a process that is not there: the run
+// goes on, says why the report has no server CPU time, and leaves it out.
+func TestRunApprovalsWithoutServerCPU(t *testing.T) {
+	srv := httptest.NewServer(newApprovalsAPI(t))
+	defer srv.Close()
+	cfg := approvalsConfig(srv.URL)
+	cfg.Duration, cfg.Warmup = 200*time.Millisecond, 0
+	cfg.PID = 1 << 30 // above any pid_max
+	var out bytes.Buffer
+	cfg.Out = &out
+	rep, err := RunApprovals(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("RunApprovals: %v", err)
+	}
+	if rep.Approved == 0 || rep.ServerPID != 0 || rep.ServerCPUSeconds != 0 || rep.ServerCPUPerRequestUS != 0 {
+		t.Errorf("%d approved, server pid %d, %g s, %g µs per request; want approvals and no server CPU time",
+			rep.Approved, rep.ServerPID, rep.ServerCPUSeconds, rep.ServerCPUPerRequestUS)
+	}
+	if n := strings.Count(out.String(), "no server CPU time in the report"); n != 1 {
+		t.Errorf("the output says %d times that the server CPU time is missing, want once:\n%s", n, out.String())
+	}
+}
+
 func TestRunApprovalsChargesAStallToEveryRequestItDelays(t *testing.T) {
 	api := newApprovalsAPI(t)
 	// Every 100th request stalls for 100 ms; the others are answered at once.
