@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/day2ops/day2"
 	"github.com/day2ops/day2/sqlite"
+	"github.com/day2ops/day2/storetest"
 )
 
 // TestCheckpointLetsTheWALStartOver checks that a checkpoint taken while
@@ -74,7 +74,7 @@ func TestCheckpointLetsTheWALStartOver(t *testing.T) {
 }
 
 // BenchmarkCheckpointHold measures how long a checkpoint holds commits while
-// four goroutines write approval-sized records as fast as they can: each op
+// four goroutines write Tier 0 approval requests (storetest.ApprovalWrite) as fast as they can: each op
 // is 500 ms of writes and a checkpoint. go test -run x -bench CheckpointHold ./sqlite
 func BenchmarkCheckpointHold(b *testing.B) {
 	s, err := sqlite.Open(context.Background(), b.TempDir())
@@ -84,12 +84,7 @@ func BenchmarkCheckpointHold(b *testing.B) {
 	defer s.Close()
 	var n atomic.Int64
 	stop := writeConcurrently(func() {
-		// Approval-sized: a body of 900 bytes, a key, an audit entry of 300.
-		i := n.Add(1)
-		r := day2.Record{Kind: "approval", ID: fmt.Sprintf("ap_%08d", i), Key: fmt.Sprintf("key-%x", i*2654435761%1000003),
-			Body: fmt.Appendf(nil, `{"n": %d, "pad": %q}`, i, strings.Repeat("x", 880))}
-		e := day2.AuditEntry{Actor: "bench", Action: "approval.request", Target: "approval/" + r.ID,
-			After: fmt.Appendf(nil, `{"pad": %q}`, strings.Repeat("y", 300))}
+		r, e := storetest.ApprovalWrite(n.Add(1), time.Now())
 		if _, _, err := s.PutRecords(context.Background(), []day2.Record{r}, []day2.AuditEntry{e}); err != nil {
 			b.Error(err)
 		}

@@ -179,6 +179,30 @@ func BenchRollupRows(b *testing.B, open func(b *testing.B) day2.TaskStore) {
 	}
 }
 
+// ApprovalWrite returns the write a Tier 0 approval request makes at now: a
+// record of about 900 bytes with an idempotency key (n makes it unique, in no
+// order), and its audit entry.
+func ApprovalWrite(n int64, now time.Time) (day2.Record, day2.AuditEntry) {
+	id := day2.NewRecordID("ap_", now)
+	r := day2.Record{Kind: "approval", ID: id, Key: "bench-agent/" + strconv.FormatUint(mix(uint64(n)), 36),
+		Service: "bench-agent", State: "approved", Body: approvalBody}
+	e := day2.AuditEntry{At: now, Actor: "anonymous", Action: "approval.request", Target: "approval/" + id,
+		Reason: "Tier 0: approved at once, audit only", After: approvalAfter}
+	return r, e
+}
+
+var (
+	approvalBody = []byte(`{"state":"approved","tier":0,"service":"bench-agent","environment":"prod","action":"lookup_vendor",` +
+		`"requester":"anonymous","auto_approved":true,"context":{"confidence":0.99,"in_policy":true},` +
+		`"reason":"rules[0] (action lookup_vendor, tier 0) of policy bench matched: Tier 0; Tier 0: approved at once, audit only",` +
+		`"history":[{"at":"2026-11-26T14:00:00Z","actor":"anonymous","action":"requested","note":"rules[0] (action lookup_vendor, tier 0) of policy bench matched"},` +
+		`{"at":"2026-11-26T14:00:00Z","actor":"day2","action":"auto_approved","note":"Tier 0: approved at once, audit only"}],` +
+		`"approvers":{},"created_by":"anonymous","created_at":"2026-11-26T14:00:00Z","decided_at":"2026-11-26T14:00:00Z","decided_by":"day2",` +
+		`"padding":"` + strings.Repeat("x", 200) + `"}`)
+	approvalAfter = json.RawMessage(`{"state":"approved","tier":0,"service":"bench-agent","environment":"prod","action":"lookup_vendor",` +
+		`"requester":"anonymous","auto_approved":true,"reason":"Tier 0: approved at once, audit only","decided_by":"day2"}`)
+)
+
 // BenchPutRecords measures PutRecords as approval requests make it: 16
 // concurrent writers, each creating one record of about 900 bytes with an
 // idempotency key and one audit entry per call. It reports writes/s and the
@@ -187,15 +211,6 @@ func BenchPutRecords(b *testing.B, open func(b *testing.B) StateStore) {
 	const writers = 16
 	s := open(b)
 	b.Cleanup(func() { _ = s.Close() })
-	body := []byte(`{"state":"approved","tier":0,"service":"bench-agent","environment":"prod","action":"lookup_vendor",` +
-		`"requester":"anonymous","auto_approved":true,"context":{"confidence":0.99,"in_policy":true},` +
-		`"reason":"rules[0] (action lookup_vendor, tier 0) of policy bench matched: Tier 0; Tier 0: approved at once, audit only",` +
-		`"history":[{"at":"2026-11-26T14:00:00Z","actor":"anonymous","action":"requested","note":"rules[0] (action lookup_vendor, tier 0) of policy bench matched"},` +
-		`{"at":"2026-11-26T14:00:00Z","actor":"day2","action":"auto_approved","note":"Tier 0: approved at once, audit only"}],` +
-		`"approvers":{},"created_by":"anonymous","created_at":"2026-11-26T14:00:00Z","decided_at":"2026-11-26T14:00:00Z","decided_by":"day2",` +
-		`"padding":"` + strings.Repeat("x", 200) + `"}`)
-	after := json.RawMessage(`{"state":"approved","tier":0,"service":"bench-agent","environment":"prod","action":"lookup_vendor",` +
-		`"requester":"anonymous","auto_approved":true,"reason":"Tier 0: approved at once, audit only","decided_by":"day2"}`)
 	var (
 		next      atomic.Int64
 		mu        sync.Mutex
@@ -206,13 +221,8 @@ func BenchPutRecords(b *testing.B, open func(b *testing.B) StateStore) {
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
 		for pb.Next() {
-			n := next.Add(1)
 			now := time.Now()
-			id := day2.NewRecordID("ap_", now)
-			r := day2.Record{Kind: "approval", ID: id, Key: "bench-agent/" + strconv.FormatUint(mix(uint64(n)), 36),
-				Service: "bench-agent", State: "approved", Body: body}
-			e := day2.AuditEntry{At: now, Actor: "anonymous", Action: "approval.request", Target: "approval/" + id,
-				Reason: "Tier 0: approved at once, audit only", After: after}
+			r, e := ApprovalWrite(next.Add(1), now)
 			if _, _, err := s.PutRecords(bg, []day2.Record{r}, []day2.AuditEntry{e}); err != nil {
 				b.Error(err)
 				return
