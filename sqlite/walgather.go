@@ -61,8 +61,9 @@ var (
 	dbFiles           = map[uintptr]string{}       // open database files: the path of their WAL
 
 	// gatherWrites and gatherFlushes count the WAL writes taken and the
-	// pwrites made of them, for tests.
-	gatherWrites, gatherFlushes atomic.Int64
+	// pwrites made of them, gatherBytes the bytes of those, for tests and
+	// benchmarks.
+	gatherWrites, gatherFlushes, gatherBytes atomic.Int64
 )
 
 // gatheredWAL is the gathered, not yet written, tail of one open WAL file: n
@@ -173,6 +174,7 @@ func (w *gatheredWAL) flush(tls *libc.TLS, pFile uintptr) int32 {
 	n := w.n
 	w.n = 0
 	gatherFlushes.Add(1)
+	gatherBytes.Add(n)
 	return unixWrite(tls, pFile, w.buf, int32(n), w.start)
 }
 

@@ -3,17 +3,23 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"modernc.org/libc"
+
+	"github.com/day2ops/day2"
+	"github.com/day2ops/day2/storetest"
 )
 
 // openGathered opens path for writing through the gathering VFS, with the
@@ -222,5 +228,37 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkCommitPages writes Tier 0 approval requests (storetest.ApprovalWrite)
+// through the store from 1 and from 16 goroutines, and reports how many
+// requests a commit carried and how many pages its WAL write held: with one
+// request per commit, each B-tree the request touches rewrites a page
+// (docs/benchmarks.md, seventh session). go test -run x -bench CommitPages ./sqlite
+func BenchmarkCommitPages(b *testing.B) {
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, err := Open(context.Background(), b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var next atomic.Int64
+			flushes, bytes := gatherFlushes.Load(), gatherBytes.Load()
+			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r, e := storetest.ApprovalWrite(next.Add(1), time.Now())
+					if _, _, err := s.PutRecords(context.Background(), []day2.Record{r}, []day2.AuditEntry{e}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			commits := float64(gatherFlushes.Load() - flushes)
+			b.ReportMetric(float64(b.N)/commits, "requests/commit")
+			b.ReportMetric(float64(gatherBytes.Load()-bytes)/(4096+24)/commits, "pages/commit")
+		})
 	}
 }
