@@ -35,6 +35,20 @@ var buildDay2 = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// day2Binary returns the day2 binary for tests that run it, and skips them
+// in -short mode.
+func day2Binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the day2 binary")
+	}
+	bin, err := buildDay2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 type serveProc struct {
 	cmd *exec.Cmd
 	url string
@@ -81,13 +95,7 @@ func batch(seq, tasks int) ([]byte, [][16]byte) {
 // senders are posting, restarts it on the same data directory, and checks that
 // every span acknowledged with a 200 is there.
 func TestKillNineLosesNothingAcknowledged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the day2 binary")
-	}
-	bin, err := buildDay2()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := day2Binary(t)
 	dataDir := t.TempDir()
 	srv := startServeWith(t, bin, "--data", dataDir)
 
@@ -186,13 +194,7 @@ func hexID(id [16]byte) string { return fmt.Sprintf("%x", id) }
 // directory, and checks that every request answered before the kill is there
 // in the state it was answered with, with its audit entry.
 func TestKillNineLosesNoApproval(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the day2 binary")
-	}
-	bin, err := buildDay2()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := day2Binary(t)
 	dataDir, configDir := t.TempDir(), t.TempDir()
 	policy := `apiVersion: day2/v1
 kind: ApprovalPolicy

@@ -85,13 +85,7 @@ func listDeliveries(t *testing.T, baseURL string) []deliveryView {
 // pass, billing-agent's when the dead sender's 30-second lease runs out, with
 // the delivery id of the interrupted attempt.
 func TestNotificationsAreNotDuplicatedAcrossKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the day2 binary")
-	}
-	bin, err := buildDay2()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := day2Binary(t)
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		outboxSurvivesKill(t, bin, "--data", t.TempDir())
