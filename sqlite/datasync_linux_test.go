@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -72,6 +74,60 @@ func BenchmarkWriteSync(b *testing.B) {
 			}
 			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
+	}
+}
+
+// BenchmarkWriteSyncBusy writes and syncs 8 pages, as a small commit does,
+// while other processes keep 0, 1 or 2 cores busy, and reports the p50 and
+// p99 of the time each takes: what a durable answer waits for at the least
+// when a server and its load generator fill the cores (docs/benchmarks.md,
+// eighth session). go test -run x -bench WriteSyncBusy -benchtime 10s ./sqlite
+func BenchmarkWriteSyncBusy(b *testing.B) {
+	for _, busy := range []int{0, 1, 2} {
+		b.Run(fmt.Sprintf("busy=%d", busy), func(b *testing.B) {
+			for range busy {
+				spin := exec.Command(os.Args[0], "-test.run=^TestHelperSpin$")
+				spin.Env = append(os.Environ(), "DAY2_HELPER_SPIN=1")
+				if err := spin.Start(); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { spin.Process.Kill(); spin.Wait() })
+			}
+			f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, 8*4120)
+			var took []time.Duration
+			for i := 0; b.Loop(); i++ {
+				t0 := time.Now()
+				if _, err := f.WriteAt(buf, int64(i%64)*int64(len(buf))); err != nil {
+					b.Fatal(err)
+				}
+				if err := datasync(f); err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(t0))
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// TestHelperSpin is not a test: BenchmarkWriteSyncBusy runs the test binary
+// with it to keep a core busy until killed, or until its parent is gone.
+func TestHelperSpin(t *testing.T) {
+	if os.Getenv("DAY2_HELPER_SPIN") != "1" {
+		t.Skip("a helper process of BenchmarkWriteSyncBusy")
+	}
+	parent := os.Getppid()
+	for n := 1; ; n++ {
+		if n%(1<<24) == 0 && os.Getppid() != parent {
+			return
+		}
 	}
 }
 
