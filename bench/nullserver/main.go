@@ -1,5 +1,5 @@
-// Command nullserver answers Tier 0 approval requests the way day2 does on the
-// wire, and does nothing else: it decodes each JSON body and answers
+// Command nullserver answers POST /api/v1/approvals as day2 answers a Tier 0
+// request, and does nothing else: it decodes each JSON body and answers
 // "approved" at once, storing nothing. Run day2's load generator against it to
 // see what a machine and the generator itself take before day2 does any work
 // (docs/benchmarks.md, eighth session):
