@@ -66,6 +66,14 @@ var (
 	gatherWrites, gatherFlushes, gatherBytes atomic.Int64
 )
 
+// setMethod stores Go function f in slot, a C function pointer of an SQLite
+// struct, as modernc's transpiled code stores its own.
+func setMethod[F any](slot *uintptr, f F) { *(*F)(unsafe.Pointer(slot)) = f }
+
+// method returns the Go function that p, a C function pointer of an SQLite
+// struct, holds; F must be its signature.
+func method[F any](p uintptr) F { return *(*F)(unsafe.Pointer(&p)) }
+
 // gatheredWAL is the gathered, not yet written, tail of one open WAL file: n
 // bytes at buf (libc memory, allocated at the first write) that belong at
 // offset start.
@@ -91,7 +99,7 @@ func gatherVFSReady() bool {
 		gatherVFS.FpNext = 0
 		gatherVFS.FzName = uintptr(unsafe.Pointer(&gatherName[0]))
 		unixOpen = gatherVFS.FxOpen
-		*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&gatherVFS.FxOpen)) = gatherOpen
+		setMethod(&gatherVFS.FxOpen, gatherOpen)
 		gatherOK = sqlite3.Xsqlite3_vfs_register(tls, uintptr(unsafe.Pointer(&gatherVFS)), 0) == sqlite3.SQLITE_OK
 	})
 	return gatherOK
@@ -101,7 +109,7 @@ func gatherVFSReady() bool {
 // its own VFS (which it keeps in the file); a WAL file then gets walMethods, a
 // database file dbMethods.
 func gatherOpen(tls *libc.TLS, _ uintptr, zName uintptr, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
-	rc := (*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixOpen})))(tls, unixVFS, zName, pFile, flags, pOutFlags)
+	rc := method[func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32](unixOpen)(tls, unixVFS, zName, pFile, flags, pOutFlags)
 	if rc != sqlite3.SQLITE_OK || zName == 0 {
 		return rc
 	}
@@ -117,13 +125,13 @@ func gatherOpen(tls *libc.TLS, _ uintptr, zName uintptr, pFile uintptr, flags in
 			unixWAL = f.FpMethods
 			unixWALM = *(*sqlite3.Tsqlite3_io_methods)(unsafe.Add(nil, unixWAL))
 			walMethods = unixWALM
-			*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&walMethods.FxClose)) = walClose
-			*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&walMethods.FxRead)) = walRead
-			*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&walMethods.FxWrite)) = walWrite
-			*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&walMethods.FxTruncate)) = walTruncate
-			*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&walMethods.FxSync)) = walSync
-			*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&walMethods.FxFileSize)) = walFileSize
-			*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&walMethods.FxFileControl)) = walFileControl
+			setMethod(&walMethods.FxClose, walClose)
+			setMethod(&walMethods.FxRead, walRead)
+			setMethod(&walMethods.FxWrite, walWrite)
+			setMethod(&walMethods.FxTruncate, walTruncate)
+			setMethod(&walMethods.FxSync, walSync)
+			setMethod(&walMethods.FxFileSize, walFileSize)
+			setMethod(&walMethods.FxFileControl, walFileControl)
 		}
 		if f.FpMethods != unixWAL {
 			return rc // not of the kind seen first: left as the unix VFS made it
@@ -139,8 +147,8 @@ func gatherOpen(tls *libc.TLS, _ uintptr, zName uintptr, pFile uintptr, flags in
 				return rc
 			}
 			dbMethods = unixDBM
-			*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&dbMethods.FxClose)) = dbClose
-			*(*func(*libc.TLS, uintptr))(unsafe.Pointer(&dbMethods.FxShmBarrier)) = dbShmBarrier
+			setMethod(&dbMethods.FxClose, dbClose)
+			setMethod(&dbMethods.FxShmBarrier, dbShmBarrier)
 		}
 		if f.FpMethods != unixDB {
 			return rc
@@ -161,7 +169,7 @@ func walFile(pFile uintptr) *gatheredWAL {
 }
 
 func unixWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxWrite})))(tls, pFile, zBuf, iAmt, iOfst)
+	return method[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](unixWALM.FxWrite)(tls, pFile, zBuf, iAmt, iOfst)
 }
 
 // flush writes what w holds with the unix VFS's xWrite. What fails to be
@@ -227,31 +235,31 @@ func flushFirst(tls *libc.TLS, pFile uintptr, method func() int32) int32 {
 
 func walRead(tls *libc.TLS, pFile uintptr, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	return flushFirst(tls, pFile, func() int32 {
-		return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxRead})))(tls, pFile, zBuf, iAmt, iOfst)
+		return method[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](unixWALM.FxRead)(tls, pFile, zBuf, iAmt, iOfst)
 	})
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 	return flushFirst(tls, pFile, func() int32 {
-		return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxSync})))(tls, pFile, flags)
+		return method[func(*libc.TLS, uintptr, int32) int32](unixWALM.FxSync)(tls, pFile, flags)
 	})
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
 	return flushFirst(tls, pFile, func() int32 {
-		return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxTruncate})))(tls, pFile, size)
+		return method[func(*libc.TLS, uintptr, int64) int32](unixWALM.FxTruncate)(tls, pFile, size)
 	})
 }
 
 func walFileSize(tls *libc.TLS, pFile uintptr, pSize uintptr) int32 {
 	return flushFirst(tls, pFile, func() int32 {
-		return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxFileSize})))(tls, pFile, pSize)
+		return method[func(*libc.TLS, uintptr, uintptr) int32](unixWALM.FxFileSize)(tls, pFile, pSize)
 	})
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
 	return flushFirst(tls, pFile, func() int32 {
-		return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxFileControl})))(tls, pFile, op, pArg)
+		return method[func(*libc.TLS, uintptr, int32, uintptr) int32](unixWALM.FxFileControl)(tls, pFile, op, pArg)
 	})
 }
 
@@ -269,7 +277,7 @@ func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	w.mu.Unlock()
 	// The unix VFS's xClose closes the file whatever happened before.
 	(*sqlite3.Tsqlite3_file)(unsafe.Add(nil, pFile)).FpMethods = unixWAL
-	if crc := (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixWALM.FxClose})))(tls, pFile); rc == sqlite3.SQLITE_OK {
+	if crc := method[func(*libc.TLS, uintptr) int32](unixWALM.FxClose)(tls, pFile); rc == sqlite3.SQLITE_OK {
 		rc = crc
 	}
 	return rc
@@ -292,7 +300,7 @@ func dbShmBarrier(tls *libc.TLS, pFile uintptr) {
 		}
 	}
 	gatherMu.Unlock()
-	(*(*func(*libc.TLS, uintptr))(unsafe.Pointer(&struct{ uintptr }{unixDBM.FxShmBarrier})))(tls, pFile)
+	method[func(*libc.TLS, uintptr)](unixDBM.FxShmBarrier)(tls, pFile)
 }
 
 func dbClose(tls *libc.TLS, pFile uintptr) int32 {
@@ -300,5 +308,5 @@ func dbClose(tls *libc.TLS, pFile uintptr) int32 {
 	delete(dbFiles, pFile)
 	gatherMu.Unlock()
 	(*sqlite3.Tsqlite3_file)(unsafe.Add(nil, pFile)).FpMethods = unixDB
-	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{unixDBM.FxClose})))(tls, pFile)
+	return method[func(*libc.TLS, uintptr) int32](unixDBM.FxClose)(tls, pFile)
 }

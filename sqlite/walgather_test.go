@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"modernc.org/libc"
 
@@ -98,9 +97,9 @@ func TestGatherCommitIsInTheFile(t *testing.T) {
 		if w.n != 0 { // w.mu is held by walSync, on this goroutine
 			early.Add(1)
 		}
-		return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{sync})))(tls, pFile, flags)
+		return method[func(*libc.TLS, uintptr, int32) int32](sync)(tls, pFile, flags)
 	}
-	*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&unixWALM.FxSync)) = checkSync
+	setMethod(&unixWALM.FxSync, checkSync)
 	defer func() { unixWALM.FxSync = sync }()
 
 	for round := 1; round <= 5; round++ {
