@@ -57,24 +57,34 @@ func TestSliceSize(t *testing.T) {
 func BenchmarkWriteSync(b *testing.B) {
 	for _, pages := range []int{1, 4, 8, 12, 16, 18, 22} {
 		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
-			f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			buf := make([]byte, pages*4120)
 			cpu0 := processCPU(b)
-			for i := 0; b.Loop(); i++ {
-				if _, err := f.WriteAt(buf, int64(i%64)*int64(len(buf))); err != nil {
-					b.Fatal(err)
-				}
-				if err := datasync(f); err != nil {
-					b.Fatal(err)
-				}
-			}
+			writeAndSync(b, pages)
 			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
+}
+
+// writeAndSync writes pages WAL frames to a file and syncs them, once per
+// b.Loop turn, and returns how long each turn took.
+func writeAndSync(b *testing.B, pages int) []time.Duration {
+	f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, pages*4120)
+	var took []time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		if _, err := f.WriteAt(buf, int64(i%64)*int64(len(buf))); err != nil {
+			b.Fatal(err)
+		}
+		if err := datasync(f); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(t0))
+	}
+	return took
 }
 
 // BenchmarkWriteSyncBusy writes and syncs 8 pages, as a small commit does,
@@ -93,23 +103,7 @@ func BenchmarkWriteSyncBusy(b *testing.B) {
 				}
 				b.Cleanup(func() { spin.Process.Kill(); spin.Wait() })
 			}
-			f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			buf := make([]byte, 8*4120)
-			var took []time.Duration
-			for i := 0; b.Loop(); i++ {
-				t0 := time.Now()
-				if _, err := f.WriteAt(buf, int64(i%64)*int64(len(buf))); err != nil {
-					b.Fatal(err)
-				}
-				if err := datasync(f); err != nil {
-					b.Fatal(err)
-				}
-				took = append(took, time.Since(t0))
-			}
+			took := writeAndSync(b, 8)
 			slices.Sort(took)
 			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
 			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
